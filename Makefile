@@ -1,0 +1,65 @@
+# lgreen — thin wrappers.  The source list lives here once (SRC); the
+# rockspec names the same files.
+SRC      = c/switch_x86_64.S c/switch_aarch64.S c/switch.c c/stack.c \
+           c/greenlet.c c/lib_greenlet.c c/lib_core.c
+HDR      = $(wildcard c/*.h)
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+XCFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden -funwind-tables \
+           -fstack-clash-protection -Wall -Wextra -Wno-unused-parameter
+LDLIBS   = -lpthread -ldl
+LUA51_INC ?= /usr/include/lua5.1
+LUA54_INC ?= /usr/include/lua5.4
+BUILD   ?= build
+
+# Variants: UCONTEXT=1 portable switch; ASAN=1; VALGRIND=1 stack annotations.
+ifeq ($(UCONTEXT),1)
+XCFLAGS += -DLG_UCONTEXT=1
+endif
+ifeq ($(ASAN),1)
+XCFLAGS += -DLG_ASAN=1 -fsanitize=address -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address
+endif
+ifeq ($(VALGRIND),1)
+XCFLAGS += -DLG_VALGRIND=1
+endif
+
+SO51 = $(BUILD)/5.1/lgreen/core.so
+SO54 = $(BUILD)/5.4/lgreen/core.so
+
+.PHONY: all build test demo bench check-valgrind check-asan clean deps
+
+all build: $(SO51) $(SO54)
+
+$(SO51): $(SRC) $(HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA51_INC) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
+
+$(SO54): $(SRC) $(HDR) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA54_INC) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@sh tools/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@sh spec/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@sh examples/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	@sh bench/run.sh
+
+check-asan: deps
+	@sh spec/run.sh --asan
+
+check-valgrind: deps
+	@sh spec/run.sh --valgrind
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,519 @@
+/*
+** greenlet.c — greenlet lifecycle: create, switch, throw, finish, collect.
+**
+** Values cross a switch the way lua_resume moves them: the side that
+** switches out pushes them onto the state the other side is suspended in
+** (or, for a new greenlet, onto its thread after the function), records how
+** many in vm->nxfer, and swaps.  The resumed side only returns them, so it
+** makes no API call that could raise between the swap and its return
+** (DESIGN rule 2): errors are raised by lg_greenlet_raise, which re-syncs
+** LuaJIT's cur_L first.
+*/
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "greenlet.h"
+
+#if LG_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#define LG_THREADS_MAX	256	/* clean threads kept for reuse */
+
+/* -- Context checks ------------------------------------------------------ */
+
+/* Set by lg_probehook; the probe runs synchronously on one OS thread. */
+static __thread int lg_probehit __attribute__((tls_model("initial-exec")));
+
+static void lg_probehook(lua_State *L, lua_Debug *ar)
+{
+  (void)L; (void)ar;
+  lg_probehit = 1;
+}
+
+static int lg_noop(lua_State *L)
+{
+  (void)L;
+  return 0;
+}
+
+/* Are hooks suppressed here?  They are inside a __gc finalizer and inside a
+** debug hook, on every VM: set a call hook, make a call, see if it ran. */
+static int lg_hooksoff(lua_State *L, lg_vm *vm)
+{
+  lua_Hook h = lua_gethook(L);
+  int mask = lua_gethookmask(L), count = lua_gethookcount(L);
+  lg_probehit = 0;
+  lua_sethook(L, lg_probehook, LUA_MASKCALL, 0);
+  lg_pushanchors(L, vm);				/* R */
+  lua_rawgeti(L, -1, LG_R_NOOP);			/* R noop */
+  lua_call(L, 0, 0);					/* R */
+  lua_pop(L, 1);
+  lua_sethook(L, h, mask, count);
+  return !lg_probehit;
+}
+
+/* Switching inside a finalizer or a debug hook would leave the GC or the
+** hooks of the whole VM stopped while other greenlets run (DESIGN rule 1).
+** The common case costs one lua_gc call: 1 means the GC runs and we are
+** not in a finalizer (LuaJIT stops it there); 5.4 answers -1 only inside
+** one.  PUC 5.1 cannot say, so it always probes. */
+static int lg_unsafe(lua_State *L, lg_vm *vm)
+{
+  int r = lua_gc(L, LUA_GCISRUNNING, 0);
+#if LG_LUA54
+  if (r < 0) return 1;
+  if (lua_gethook(L) == NULL) return 0;
+#else
+  if (r == 1 && lua_gethook(L) == NULL) return 0;
+#endif
+  return lg_hooksoff(L, vm);
+}
+
+/* -- Switching ----------------------------------------------------------- */
+
+/* Right after a context resumes (self == NULL: a new greenlet). */
+static void lg_arrived(lg_vm *vm, lg_greenlet *self)
+{
+#if LG_ASAN
+  const void *lo;
+  size_t size;
+  __sanitizer_finish_switch_fiber(self ? self->fake : NULL, &lo, &size);
+  if (vm->from == vm->main) {	/* learn the main stack's bounds */
+    vm->main_lo = lo;
+    vm->main_size = size;
+  }
+#else
+  (void)vm; (void)self;
+#endif
+}
+
+/* Swap from the running greenlet to t (vm->nxfer/xkind already set). */
+static void lg_swap(lg_vm *vm, lg_greenlet *self, lg_greenlet *t, int dying)
+{
+  vm->current = t;
+  lg_stack_current = t->stack.map ? &t->stack : NULL;
+#if LG_ASAN
+  vm->from = self;
+  if (t->stack.map)
+    __sanitizer_start_switch_fiber(dying ? NULL : &self->fake,
+				   lg_stack_lo(&t->stack), t->stack.size);
+  else
+    __sanitizer_start_switch_fiber(dying ? NULL : &self->fake,
+				   vm->main_lo, vm->main_size);
+#else
+  (void)dying;
+#endif
+  lg_ctx_swap(&self->ctx, &t->ctx, t);
+  lg_arrived(vm, self);
+}
+
+static int lg_isexit(lua_State *L, lg_vm *vm, int idx)
+{
+  int r;
+  idx = lg_absindex(L, idx);
+  lg_pushanchors(L, vm);				/* R */
+  lua_rawgeti(L, -1, LG_R_EXIT);			/* R exit */
+  r = lua_rawequal(L, idx, -1);
+  lua_pop(L, 2);
+  return r;
+}
+
+/* Record the greenlet at idx as running: the anchor keeps it alive. */
+static void lg_anchor(lua_State *L, lg_vm *vm, int idx)
+{
+  idx = lg_absindex(L, idx);
+  lg_pushanchors(L, vm);				/* R */
+  lua_pushvalue(L, idx);				/* R g */
+  lua_rawseti(L, -2, LG_R_CURRENT);			/* R */
+  lua_pop(L, 1);
+}
+
+static void lg_greenlet_main(void *arg);
+
+/* Give a new greenlet its stack and a context that enters lg_greenlet_main.
+** Returns 0 or an errno. */
+static int lg_start(lg_vm *vm, lg_greenlet *g)
+{
+  int err = lg_stack_get(&vm->pool, g->stacksize, &g->stack);
+  if (err) return err;
+  g->stack.label = g->name;
+  lg_ctx_make(&g->ctx, lg_stack_lo(&g->stack), g->stack.size, lg_greenlet_main);
+  g->status = LG_ACTIVE;
+  g->Lsw = g->L;		/* its arguments go after the function */
+  g->next = vm->live.next;	/* link into the list of stack holders */
+  g->prev = &vm->live;
+  vm->live.next->prev = g;
+  vm->live.next = g;
+  return 0;
+}
+
+static void lg_unlink(lg_greenlet *g)
+{
+  g->prev->next = g->next;
+  g->next->prev = g->prev;
+  g->prev = g->next = NULL;
+}
+
+/* Replace the greenlet at idx by the nearest live one up its parent chain. */
+static lg_greenlet *lg_liveparent(lua_State *L, int idx)
+{
+  lg_greenlet *p;
+  do {
+    lg_getslot(L, idx, LG_SLOT_PARENT);		/* .. parent */
+    lua_replace(L, idx);
+    p = (lg_greenlet *)lua_touserdata(L, idx);
+  } while (p->status == LG_DEAD);
+  return p;
+}
+
+/* The switch proper, from a C function on L (no context checks here). */
+static int lg_transfer(lua_State *L, lg_vm *vm, int tidx, int n, int kind)
+{
+  lg_greenlet *self = vm->current;
+  lg_greenlet *t = (lg_greenlet *)lua_touserdata(L, tidx);
+  for (;;) {
+    if (t == self)		/* nothing to switch: values stay where they are */
+      return kind == LG_XERROR ? -1 : n;
+    if (t->status == LG_ACTIVE) break;
+    if (kind == LG_XERROR) {	/* thrown into before it started: it dies */
+      t->status = LG_DEAD;
+      if (lg_isexit(L, vm, -1)) kind = LG_XVALUES;
+      lua_pushvalue(L, tidx);				/* .. err t */
+      lua_insert(L, -2);				/* .. t err */
+      tidx = lua_gettop(L) - 1;
+      t = lg_liveparent(L, tidx);
+      continue;
+    }
+    {
+      int err = lg_start(vm, t);
+      if (err) {
+	char msg[320];
+	lg_stack_strerror(&vm->pool, err, t->stacksize, msg, sizeof(msg));
+	luaL_error(L, "%s", msg);
+      }
+    }
+    break;
+  }
+  if (!lua_checkstack(t->Lsw, n + LUA_MINSTACK))
+    luaL_error(L, "too many values to switch (%d)", n);
+  lua_xmove(L, t->Lsw, n);
+  vm->nxfer = n;
+  vm->xkind = kind;
+  lg_anchor(L, vm, tidx);
+  self->Lsw = L;
+  lg_swap(vm, self, t, 0);
+  /* Resumed: whoever switched here set nxfer/xkind and pushed onto L. */
+  return vm->xkind == LG_XERROR ? -1 : vm->nxfer;
+}
+
+/* Print an error that has nowhere to go (a collected greenlet's). */
+static void lg_report(lua_State *L, const char *what)
+{
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "lgreen: %s: %s\n", what, msg ? msg : luaL_typename(L, -1));
+  fflush(stderr);
+}
+
+/* Kill the unreachable suspended greenlets queued by __gc: each gets
+** GreenletExit with the running greenlet as its parent, so its cleanup
+** runs and its stack returns to the pool.  What comes back is dropped. */
+static void lg_reap(lua_State *L, lg_vm *vm)
+{
+  int top = lua_gettop(L);
+  while (vm->nzombies > 0) {
+    lg_greenlet *z;
+    int zi;
+    lg_pushanchors(L, vm);				/* R */
+    lua_rawgeti(L, -1, LG_R_ZOMBIES);			/* R zs */
+    lua_rawgeti(L, -1, vm->nzombies);			/* R zs z */
+    lua_pushnil(L);
+    lua_rawseti(L, -3, vm->nzombies--);		/* R zs z */
+    zi = lua_gettop(L);
+    z = (lg_greenlet *)lua_touserdata(L, zi);
+    z->zombie = 0;
+    if (z->status == LG_ACTIVE) {
+      lua_rawgeti(L, -3, LG_R_CURRENT);		/* R zs z cur */
+      lg_setslot(L, zi, LG_SLOT_PARENT);		/* R zs z */
+      z->parent = vm->current;
+      lua_rawgeti(L, -3, LG_R_EXIT);			/* R zs z exit */
+      if (lg_transfer(L, vm, zi, 1, LG_XERROR) < 0 && !lg_isexit(L, vm, -1))
+	lg_report(L, "error in a collected greenlet");
+      if (z->status != LG_DEAD) {	/* it refused to die: keep it, leaked */
+	lua_settop(L, zi);
+	lua_rawgeti(L, zi - 2, LG_R_REFUSED);		/* R zs z refused */
+	lua_pushvalue(L, zi);
+	lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+      }
+    }
+    lua_settop(L, top);
+  }
+}
+
+int lg_greenlet_switch(lua_State *L, lg_vm *vm, int tidx, int n, int kind)
+{
+  if (lg_unsafe(L, vm))
+    luaL_error(L, "cannot switch greenlets inside a __gc finalizer or a "
+		  "debug hook");
+  if (vm->nzombies > 0) lg_reap(L, vm);
+  return lg_transfer(L, vm, tidx, n, kind);
+}
+
+int lg_greenlet_raise(lua_State *L)
+{
+  lua_pushcfunction(L, lg_noop);	/* re-sync LuaJIT's cur_L to L */
+  lua_call(L, 0, 0);
+  return lua_error(L);
+}
+
+/* -- Finishing ----------------------------------------------------------- */
+
+/* The body returned (st == 0) or raised.  Hand the results or the error to
+** the nearest live parent and leave this stack for good.  Runs at the top
+** of the dying greenlet's stack with no C function around it: nothing here
+** may raise. */
+static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
+{
+  lua_State *T = g->L;
+  lg_greenlet *p;
+  int n = lua_gettop(T), kind = LG_XVALUES;
+  if (st != 0 && !lg_isexit(T, vm, -1)) kind = LG_XERROR;
+  g->status = LG_DEAD;
+  lua_pushnil(T);
+  lua_insert(T, 1);					/* _ vals.. */
+  lg_pushanchors(T, vm);				/* _ vals.. R */
+  lua_rawgeti(T, -1, LG_R_CURRENT);			/* _ vals.. R g */
+  lua_replace(T, 1);					/* g vals.. R */
+  lua_pop(T, 1);					/* g vals.. */
+  for (;;) {
+    int err;
+    p = lg_liveparent(T, 1);				/* p vals.. */
+    if (p->status == LG_ACTIVE) break;
+    if (kind == LG_XERROR) {	/* an error kills an unstarted parent */
+      p->status = LG_DEAD;
+      continue;
+    }
+    if ((err = lg_start(vm, p)) == 0) break;
+    {
+      char msg[320];
+      lg_stack_strerror(&vm->pool, err, p->stacksize, msg, sizeof(msg));
+      lua_settop(T, 1);
+      lua_pushstring(T, msg);				/* p msg */
+    }
+    n = 1;
+    kind = LG_XERROR;
+    p->status = LG_DEAD;
+  }
+  if (!lua_checkstack(p->Lsw, n + LUA_MINSTACK)) {
+    lua_settop(T, 1);
+    lua_pushliteral(T, "too many results from a greenlet");
+    n = 1;
+    kind = LG_XERROR;
+  }
+  lg_anchor(T, vm, 1);
+  lua_xmove(T, p->Lsw, n);
+  lua_settop(T, 0);
+  /* The thread is clean again: keep it for the next greenlet. */
+  g->L = NULL;
+  g->Lsw = NULL;
+  if (vm->nthreads < LG_THREADS_MAX) {
+    lg_pushanchors(T, vm);				/* R */
+    lua_rawgeti(T, -1, LG_R_THREADS);			/* R ts */
+    lua_pushthread(T);					/* R ts T */
+    lua_rawseti(T, -2, ++vm->nthreads);		/* R ts */
+    lua_settop(T, 0);
+  }
+  /* Safe to pool our stack now: p's stack (if new) is already taken, and
+  ** nothing runs on this one after the swap. */
+  lg_unlink(g);
+  lg_stack_put(&vm->pool, &g->stack);
+  vm->nxfer = n;
+  vm->xkind = kind;
+  lg_swap(vm, g, p, 1);
+  abort();			/* a dead greenlet is never resumed */
+}
+
+static void lg_greenlet_main(void *arg)
+{
+  lg_greenlet *g = (lg_greenlet *)arg;
+  lg_vm *vm = g->vm;
+  lg_arrived(vm, NULL);
+  g->started = 1;
+  lg_finish(vm, g, lua_pcall(g->L, vm->nxfer, LUA_MULTRET, 0));
+}
+
+/* -- Creation ------------------------------------------------------------ */
+
+lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
+			     size_t stacksize, int nidx)
+{
+  lg_greenlet *g;
+  lua_State *T;
+  int gi;
+  fidx = lg_absindex(L, fidx);
+  pidx = lg_absindex(L, pidx);
+  nidx = lg_absindex(L, nidx);
+  if (vm->nzombies > 0 && !lg_unsafe(L, vm)) lg_reap(L, vm);
+  g = (lg_greenlet *)lg_newudata(L, sizeof(lg_greenlet));	/* g */
+  memset(g, 0, sizeof(*g));
+  gi = lua_gettop(L);
+  lg_pushanchors(L, vm);				/* g R */
+  lua_rawgeti(L, -1, LG_R_META);			/* g R mt */
+  lua_setmetatable(L, gi);				/* g R */
+  if (vm->nthreads > 0) {
+    lua_rawgeti(L, -1, LG_R_THREADS);			/* g R ts */
+    lua_rawgeti(L, -1, vm->nthreads);			/* g R ts T */
+    lua_pushnil(L);
+    lua_rawseti(L, -3, vm->nthreads--);		/* g R ts T */
+    lua_replace(L, -2);					/* g R T */
+    T = lua_tothread(L, -1);
+  } else {
+    T = lua_newthread(L);				/* g R T */
+  }
+  lg_setslot(L, gi, LG_SLOT_THREAD);			/* g R */
+  if (pidx) lua_pushvalue(L, pidx);
+  else lua_rawgeti(L, -1, LG_R_CURRENT);		/* g R parent */
+  g->parent = (lg_greenlet *)lua_touserdata(L, -1);
+  lg_setslot(L, gi, LG_SLOT_PARENT);			/* g R */
+  lua_pop(L, 1);					/* g */
+  if (nidx) {
+    const char *s = lua_tostring(L, nidx);
+    snprintf(g->name, sizeof(g->name), "'%s'", s);
+    lua_pushvalue(L, nidx);
+    lg_setslot(L, gi, LG_SLOT_NAME);
+  } else {
+    snprintf(g->name, sizeof(g->name), "%p", (void *)g);
+  }
+  lua_pushvalue(L, fidx);
+  lua_xmove(L, T, 1);					/* T: fn */
+  g->L = T;
+  g->vm = vm;
+  g->status = LG_NEW;
+  g->stacksize = stacksize ? stacksize : vm->pool.defsize;
+  return g;
+}
+
+const char *lg_greenlet_setparent(lua_State *L, int gidx, int pidx)
+{
+  lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, gidx);
+  lg_greenlet *p = (lg_greenlet *)lua_touserdata(L, pidx), *q;
+  if (g == g->vm->main) return "the main greenlet has no parent";
+  for (q = p; q; q = q->parent)
+    if (q == g) return "cyclic parent chain";
+  g->parent = p;
+  lua_pushvalue(L, pidx);
+  lg_setslot(L, lg_absindex(L, gidx), LG_SLOT_PARENT);
+  return NULL;
+}
+
+/* -- Collection ---------------------------------------------------------- */
+
+void lg_greenlet_collect(lua_State *L, lg_vm *vm, lg_greenlet *g)
+{
+  if (vm->closed || g->status != LG_ACTIVE || g == vm->current || g->zombie)
+    return;
+  /* Resurrect it until the next safe point kills it (lg_reap). */
+  g->zombie = 1;
+  lg_pushanchors(L, vm);				/* R */
+  lua_rawgeti(L, -1, LG_R_ZOMBIES);			/* R zs */
+  lua_pushvalue(L, 1);					/* R zs g */
+  lua_rawseti(L, -2, ++vm->nzombies);			/* R zs */
+  lua_pop(L, 2);
+}
+
+/* lua_close: unmap every stack but the one we may be running on. */
+static int lg_vm_gc(lua_State *L)
+{
+  lg_vm *vm = (lg_vm *)lua_touserdata(L, 1);
+  lg_greenlet *g, *next;
+  vm->closed = 1;
+  for (g = vm->live.next; g != &vm->live; g = next) {
+    next = g->next;
+    if (g != vm->current) lg_stack_unmap(&vm->pool, &g->stack);
+  }
+  lg_stack_drain(&vm->pool);
+  return 0;
+}
+
+static int lg_isluajit(lua_State *L)
+{
+  int r;
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");	/* loaded */
+  lua_getfield(L, -1, "jit");				/* loaded jit */
+  r = lua_istable(L, -1);
+  lua_pop(L, 2);
+  return r || dlsym(RTLD_DEFAULT, "luaJIT_setmode") != NULL;
+}
+
+static size_t lg_defstack(lg_vm *vm)
+{
+  /* PUC Lua's own "C stack overflow" (200 C levels) must fire before our
+  ** guard; LuaJIT runs Lua-to-Lua calls without C frames (rule 5). */
+  if (LG_LUA54) return 512 * 1024;
+  return vm->luajit ? 256 * 1024 : 2048 * 1024;
+}
+
+static int lg_exit_tostring(lua_State *L)
+{
+  lua_pushliteral(L, "GreenletExit");
+  return 1;
+}
+
+lg_vm *lg_vm_open(lua_State *L)
+{
+  lg_vm *vm = (lg_vm *)lua_newuserdata(L, sizeof(lg_vm));	/* vm */
+  memset(vm, 0, sizeof(*vm));
+  lua_createtable(L, 0, 1);				/* vm mt */
+  lua_pushcfunction(L, lg_vm_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);				/* vm */
+  vm->luajit = (unsigned char)lg_isluajit(L);
+  vm->live.next = vm->live.prev = &vm->live;
+  lg_stack_poolinit(&vm->pool, lg_defstack(vm));
+  lg_stack_guardinit();
+  lua_createtable(L, LG_R_N, 0);			/* vm R */
+  lua_pushvalue(L, -2);
+  lua_rawseti(L, -2, LG_R_N + 1);	/* R keeps the vm alive */
+  lua_newtable(L);
+  lua_rawseti(L, -2, LG_R_ZOMBIES);
+  lua_newtable(L);
+  lua_rawseti(L, -2, LG_R_THREADS);
+  lua_newtable(L);
+  lua_rawseti(L, -2, LG_R_REFUSED);
+  lua_pushcfunction(L, lg_noop);
+  lua_rawseti(L, -2, LG_R_NOOP);
+  lua_newtable(L);					/* vm R exit */
+  lua_createtable(L, 0, 2);				/* vm R exit mt */
+  lua_pushcfunction(L, lg_exit_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "GreenletExit");
+  lua_setfield(L, -2, "__name");
+  lua_setmetatable(L, -2);				/* vm R exit */
+  lua_rawseti(L, -2, LG_R_EXIT);			/* vm R */
+  vm->ref = luaL_ref(L, LUA_REGISTRYINDEX);		/* vm */
+  return vm;
+}
+
+/* Make the main greenlet for the state L runs on; R[META] must be set. */
+void lg_vm_makemain(lua_State *L, lg_vm *vm)
+{
+  lg_greenlet *m = (lg_greenlet *)lg_newudata(L, sizeof(lg_greenlet)); /* m */
+  memset(m, 0, sizeof(*m));
+  lg_pushanchors(L, vm);				/* m R */
+  lua_rawgeti(L, -1, LG_R_META);			/* m R mt */
+  lua_setmetatable(L, -3);				/* m R */
+  lua_pushvalue(L, -2);
+  lua_rawseti(L, -2, LG_R_MAIN);
+  lua_pushvalue(L, -2);
+  lua_rawseti(L, -2, LG_R_CURRENT);
+  lua_pop(L, 2);
+  m->L = m->Lsw = L;
+  m->vm = vm;
+  m->status = LG_ACTIVE;
+  m->started = 1;
+  strcpy(m->name, "main");
+  vm->main = vm->current = m;
+}

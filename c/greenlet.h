@@ -1,0 +1,100 @@
+/*
+** greenlet.h — greenlet lifecycle: create, switch, throw, finish, collect.
+**
+** Every greenlet is a full userdata holding an lg_greenlet.  Its references
+** to other Lua objects live in slots of that userdata (compat.h), so the GC
+** sees them: slot 1 its thread, slot 2 its parent, slot 3 its name.
+*/
+#ifndef LG_GREENLET_H
+#define LG_GREENLET_H
+
+#include "compat.h"
+#include "stack.h"
+#include "switch.h"
+
+#define LG_SLOT_THREAD	1
+#define LG_SLOT_PARENT	2
+#define LG_SLOT_NAME	3
+
+/* Anchor table, in the registry at vm->ref. */
+#define LG_R_CURRENT	1	/* running greenlet: kept alive while it runs */
+#define LG_R_MAIN	2	/* the main greenlet */
+#define LG_R_EXIT	3	/* GreenletExit */
+#define LG_R_ZOMBIES	4	/* unreachable suspended greenlets to kill */
+#define LG_R_META	5	/* metatable of greenlets */
+#define LG_R_THREADS	6	/* clean threads of finished greenlets, reused */
+#define LG_R_REFUSED	7	/* zombies that survived GreenletExit (leaked) */
+#define LG_R_NOOP	8	/* a C function that does nothing */
+#define LG_R_N		8
+
+enum { LG_NEW, LG_ACTIVE, LG_DEAD };	/* lg_greenlet.status */
+enum { LG_XVALUES, LG_XERROR };		/* lg_vm.xkind */
+
+typedef struct lg_greenlet {
+  lg_ctx ctx;			/* machine context while suspended */
+  lg_stack stack;		/* own C stack; map == NULL: none (main, new) */
+  lua_State *L;			/* own thread (main: the VM's state) */
+  lua_State *Lsw;		/* state whose C function it is suspended in */
+  struct lg_greenlet *parent;	/* gets results and errors; NULL for main */
+  struct lg_vm *vm;		/* the VM it belongs to */
+  struct lg_greenlet *prev, *next; /* list of greenlets holding a stack */
+  size_t stacksize;		/* usable stack bytes it runs with */
+  unsigned char status;		/* LG_NEW, LG_ACTIVE or LG_DEAD */
+  unsigned char started;	/* its function was entered */
+  unsigned char zombie;		/* unreachable; waits in LG_R_ZOMBIES */
+  char name[47];		/* copy of g.name, for the overflow report */
+#if LG_ASAN
+  void *fake;			/* ASan fake stack while suspended */
+#endif
+} lg_greenlet;
+
+typedef struct lg_vm {
+  lg_greenlet *current;		/* running greenlet */
+  lg_greenlet *main;		/* greenlet of the VM's own C stack */
+  lg_greenlet live;		/* head of the list of greenlets with stacks */
+  int ref;			/* registry index of the anchor table */
+  int nxfer;			/* values handed over by the last switch */
+  int xkind;			/* LG_XVALUES, or LG_XERROR: raise the value */
+  int nzombies;			/* entries in LG_R_ZOMBIES */
+  int nthreads;			/* entries in LG_R_THREADS */
+  unsigned char luajit;		/* 5.1 ABI loaded by LuaJIT */
+  unsigned char closed;		/* lua_close ran our __gc: stacks are gone */
+  lg_stackpool pool;		/* stacks of this VM */
+#if LG_ASAN
+  const void *main_lo;		/* main C stack bounds, learnt from ASan */
+  size_t main_size;
+  lg_greenlet *from;		/* the side that switched last */
+#endif
+} lg_vm;
+
+/* Create the VM state and push its userdata. */
+lg_vm *lg_vm_open(lua_State *L);
+/* Make the main greenlet for the state L runs on (R[META] must be set). */
+void lg_vm_makemain(lua_State *L, lg_vm *vm);
+
+/* Push a new greenlet running the function at fidx; parent at pidx (0: the
+** current greenlet), stack size in bytes (0: default), name at nidx (0:
+** none).  Raises on bad stack_size. */
+lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
+			     size_t stacksize, int nidx);
+
+/* Switch from the running C function (on L) to the greenlet at tidx, handing
+** it the top n values of L, as values or (LG_XERROR, n == 1) as an error to
+** raise there.  Returns how many values came back on top of L, or -1 when
+** the top of L is an error to raise with lg_greenlet_raise. */
+int lg_greenlet_switch(lua_State *L, lg_vm *vm, int tidx, int n, int kind);
+
+/* Raise the value on top of L after a switch (re-syncs LuaJIT first). */
+int lg_greenlet_raise(lua_State *L);
+
+/* Set the parent of the greenlet at gidx to the one at pidx; NULL or a
+** message saying why not. */
+const char *lg_greenlet_setparent(lua_State *L, int gidx, int pidx);
+
+/* __gc of a greenlet: queue a suspended one to be killed. */
+void lg_greenlet_collect(lua_State *L, lg_vm *vm, lg_greenlet *g);
+
+/* Push the anchor table. */
+#define lg_pushanchors(L, vm)	lua_rawgeti((L), LUA_REGISTRYINDEX, (vm)->ref)
+
+#endif

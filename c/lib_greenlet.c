@@ -1,0 +1,295 @@
+/*
+** lib_greenlet.c — the lgreen.greenlet API: argument checks, no policy.
+**
+** Every function has two upvalues: the lg_vm userdata and the metatable of
+** greenlets, so the hot path (g:switch) needs no registry look-up.
+*/
+#include <string.h>
+
+#include "greenlet.h"
+
+#define vmof(L)	((lg_vm *)lua_touserdata((L), lua_upvalueindex(1)))
+
+/* The greenlet at idx, or an argument error naming idx. */
+static lg_greenlet *checkgreenlet(lua_State *L, lg_vm *vm, int idx)
+{
+  lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, idx);
+  if (g != NULL && lua_getmetatable(L, idx)) {		/* mt */
+    int ok = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (ok) {
+      if (g->vm != vm)
+	luaL_argerror(L, idx, "greenlet belongs to another Lua VM");
+      return g;
+    }
+  }
+  luaL_argerror(L, idx, lua_pushfstring(L, "greenlet expected, got %s",
+					luaL_typename(L, idx)));
+  return NULL;
+}
+
+static int isgreenlet(lua_State *L, int idx)
+{
+  int ok = 0;
+  if (lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
+    ok = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+  }
+  return ok;
+}
+
+/* opts.stack_size in bytes, 0 when absent. */
+static size_t optstacksize(lua_State *L, int oidx)
+{
+  lua_Number n;
+  lua_getfield(L, oidx, "stack_size");			/* v */
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  n = lua_tonumber(L, -1);
+  if (lua_type(L, -1) != LUA_TNUMBER || n != (lua_Number)(size_t)n ||
+      n < LG_STACK_MIN || n > (lua_Number)LG_STACK_MAX)
+    luaL_argerror(L, oidx, lua_pushfstring(L,
+      "opts.stack_size must be a whole number of bytes from %d to %d",
+      LG_STACK_MIN, (int)LG_STACK_MAX));
+  lua_pop(L, 1);
+  return (size_t)n;
+}
+
+/* Refuse unknown option keys: a typo must not become a silent default. */
+static void checkoptkeys(lua_State *L, int oidx)
+{
+  lua_pushnil(L);
+  while (lua_next(L, oidx)) {				/* k v */
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    if (strcmp(k, "stack_size") != 0 && strcmp(k, "name") != 0)
+      luaL_argerror(L, oidx, lua_pushfstring(L, "unknown option '%s'",
+	lua_type(L, -2) == LUA_TSTRING ? k : luaL_typename(L, -2)));
+    lua_pop(L, 1);					/* k */
+  }
+}
+
+/* greenlet.new(fn [, parent] [, opts]) */
+static int gl_new(lua_State *L)
+{
+  lg_vm *vm = vmof(L);
+  int pidx = 0, oidx = 0, nidx = 0;
+  size_t ss = 0;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  if (isgreenlet(L, 2)) {
+    checkgreenlet(L, vm, 2);
+    pidx = 2;
+    if (!lua_isnoneornil(L, 3)) oidx = 3;
+  } else if (!lua_isnoneornil(L, 2)) {
+    if (!lua_istable(L, 2))
+      luaL_argerror(L, 2, lua_pushfstring(L, "greenlet or options table "
+	"expected, got %s", luaL_typename(L, 2)));
+    oidx = 2;
+  }
+  if (oidx) {
+    luaL_checktype(L, oidx, LUA_TTABLE);
+    checkoptkeys(L, oidx);
+    ss = optstacksize(L, oidx);
+    lua_getfield(L, oidx, "name");			/* .. name */
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TSTRING)
+	luaL_argerror(L, oidx, "opts.name must be a string");
+      nidx = lua_gettop(L);
+    }
+  }
+  lg_greenlet_new(L, vm, 1, pidx, ss, nidx);
+  return 1;
+}
+
+/* greenlet.getcurrent() */
+static int gl_getcurrent(lua_State *L)
+{
+  lg_pushanchors(L, vmof(L));				/* R */
+  lua_rawgeti(L, -1, LG_R_CURRENT);			/* R cur */
+  return 1;
+}
+
+/* g:switch(...) */
+static int gl_switch(lua_State *L)
+{
+  lg_vm *vm = vmof(L);
+  lg_greenlet *g = checkgreenlet(L, vm, 1);
+  int n;
+  if (g->status == LG_DEAD)
+    luaL_argerror(L, 1, "cannot switch to a dead greenlet");
+  n = lg_greenlet_switch(L, vm, 1, lua_gettop(L) - 1, LG_XVALUES);
+  return n < 0 ? lg_greenlet_raise(L) : n;
+}
+
+/* g:throw([err]) */
+static int gl_throw(lua_State *L)
+{
+  lg_vm *vm = vmof(L);
+  lg_greenlet *g = checkgreenlet(L, vm, 1);
+  int n;
+  if (g->status == LG_DEAD)
+    luaL_argerror(L, 1, "cannot throw into a dead greenlet");
+  lua_settop(L, 2);
+  if (lua_isnil(L, 2)) {
+    lg_pushanchors(L, vm);				/* g nil R */
+    lua_rawgeti(L, -1, LG_R_EXIT);			/* g nil R exit */
+    lua_replace(L, 2);					/* g exit R */
+    lua_pop(L, 1);					/* g exit */
+  }
+  n = lg_greenlet_switch(L, vm, 1, 1, LG_XERROR);
+  return n < 0 ? lg_greenlet_raise(L) : n;
+}
+
+/* g.field: methods first (the hot path), then the fields. */
+static int gl_index(lua_State *L)
+{
+  lg_vm *vm = vmof(L);
+  lg_greenlet *g = checkgreenlet(L, vm, 1);
+  const char *k;
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(3));			/* method? */
+  if (!lua_isnil(L, -1)) return 1;
+  k = lua_tostring(L, 2);
+  if (k == NULL || lua_type(L, 2) != LUA_TSTRING) return 1;
+  if (strcmp(k, "dead") == 0) {
+    lua_pushboolean(L, g->status == LG_DEAD);
+  } else if (strcmp(k, "started") == 0) {
+    lua_pushboolean(L, g->started);
+  } else if (strcmp(k, "parent") == 0) {
+    if (g == vm->main) lua_pushnil(L);
+    else lg_getslot(L, 1, LG_SLOT_PARENT);
+  } else if (strcmp(k, "name") == 0) {
+    if (g == vm->main) lua_pushliteral(L, "main");
+    else lg_getslot(L, 1, LG_SLOT_NAME);
+  } else {
+    lua_pushnil(L);
+  }
+  return 1;
+}
+
+/* g.parent = p, g.name = s; nothing else is writable. */
+static int gl_newindex(lua_State *L)
+{
+  lg_vm *vm = vmof(L);
+  lg_greenlet *g = checkgreenlet(L, vm, 1);
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?";
+  if (strcmp(k, "parent") == 0) {
+    const char *why;
+    if (!isgreenlet(L, 3))
+      luaL_argerror(L, 3, lua_pushfstring(L, "parent must be a greenlet, "
+	"got %s", luaL_typename(L, 3)));
+    checkgreenlet(L, vm, 3);
+    if ((why = lg_greenlet_setparent(L, 1, 3)) != NULL)
+      luaL_argerror(L, 3, why);
+  } else if (strcmp(k, "name") == 0 && g != vm->main) {
+    size_t len;
+    const char *s = lua_tolstring(L, 3, &len);
+    if (lua_type(L, 3) != LUA_TSTRING)
+      luaL_argerror(L, 3, "name must be a string");
+    snprintf(g->name, sizeof(g->name), "'%s'", s);
+    lua_settop(L, 3);
+    lg_setslot(L, 1, LG_SLOT_NAME);
+  } else {
+    return luaL_error(L, "cannot set field '%s' of a greenlet", k);
+  }
+  return 0;
+}
+
+static int gl_tostring(lua_State *L)
+{
+  lg_vm *vm = vmof(L);
+  lg_greenlet *g = checkgreenlet(L, vm, 1);
+  const char *st = g->status == LG_DEAD ? "dead" :
+		   g == vm->current ? "running" :
+		   g->status == LG_NEW ? "new" : "suspended";
+  if (g == vm->main || g->name[0] == '\'')
+    lua_pushfstring(L, "greenlet %s: %p (%s)", g == vm->main ? "main" : g->name,
+		    (void *)g, st);
+  else
+    lua_pushfstring(L, "greenlet: %p (%s)", (void *)g, st);
+  return 1;
+}
+
+static int gl_gc(lua_State *L)
+{
+  lg_greenlet_collect(L, vmof(L), (lg_greenlet *)lua_touserdata(L, 1));
+  return 0;
+}
+
+/* greenlet.stats(): what the stack allocator holds, for tests and tuning. */
+static int gl_stats(lua_State *L)
+{
+  lg_vm *vm = vmof(L);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, (lua_Integer)vm->pool.nmapped);
+  lua_setfield(L, -2, "stacks_mapped");
+  lua_pushinteger(L, vm->pool.nfree);
+  lua_setfield(L, -2, "stacks_pooled");
+  lua_pushinteger(L, (lua_Integer)vm->pool.defsize);
+  lua_setfield(L, -2, "default_stack_size");
+  lua_pushinteger(L, vm->nzombies);
+  lua_setfield(L, -2, "zombies");
+  lua_pushinteger(L, vm->nthreads);
+  lua_setfield(L, -2, "threads_pooled");
+  lua_pushstring(L, LG_LUA54 ? "5.4" : vm->luajit ? "luajit" : "5.1");
+  lua_setfield(L, -2, "vm");
+  return 1;
+}
+
+static const luaL_Reg gl_methods[] = {
+  { "switch", gl_switch },
+  { "throw", gl_throw },
+  { NULL, NULL }
+};
+
+static const luaL_Reg gl_meta[] = {
+  { "__newindex", gl_newindex },
+  { "__tostring", gl_tostring },
+  { "__gc", gl_gc },
+  { NULL, NULL }
+};
+
+static const luaL_Reg gl_funcs[] = {
+  { "new", gl_new },
+  { "getcurrent", gl_getcurrent },
+  { "stats", gl_stats },
+  { NULL, NULL }
+};
+
+/* Push the greenlet module table; vm at vmi. */
+void lg_open_greenlet(lua_State *L, int vmi)
+{
+  lg_vm *vm = (lg_vm *)lua_touserdata(L, vmi);
+  int mt;
+  lua_newtable(L);					/* M */
+  lua_createtable(L, 0, 5);				/* M mt */
+  mt = lua_gettop(L);
+  lua_pushliteral(L, "lgreen.greenlet");
+  lua_setfield(L, mt, "__name");
+  lua_pushliteral(L, "lgreen.greenlet");		/* no getmetatable(g) */
+  lua_setfield(L, mt, "__metatable");
+  lua_pushvalue(L, vmi);
+  lua_pushvalue(L, mt);
+  lg_setfuncs(L, gl_meta, 2);				/* M mt */
+  lua_newtable(L);					/* M mt methods */
+  lua_pushvalue(L, vmi);
+  lua_pushvalue(L, mt);
+  lg_setfuncs(L, gl_methods, 2);			/* M mt methods */
+  lua_pushvalue(L, vmi);
+  lua_pushvalue(L, mt);
+  lua_pushvalue(L, -3);
+  lua_pushcclosure(L, gl_index, 3);			/* M mt methods idx */
+  lua_setfield(L, mt, "__index");			/* M mt methods */
+  lua_setfield(L, -3, "_methods");			/* M mt */
+  lg_pushanchors(L, vm);				/* M mt R */
+  lua_pushvalue(L, mt);
+  lua_rawseti(L, -2, LG_R_META);			/* M mt R */
+  lua_rawgeti(L, -1, LG_R_EXIT);			/* M mt R exit */
+  lua_setfield(L, -4, "GreenletExit");			/* M mt R */
+  lua_pop(L, 1);					/* M mt */
+  lua_pushvalue(L, vmi);
+  lua_insert(L, -2);					/* M vm mt */
+  lg_setfuncs(L, gl_funcs, 2);				/* M */
+  lg_vm_makemain(L, vm);
+}

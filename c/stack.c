@@ -1,0 +1,223 @@
+/*
+** stack.c — C stacks for greenlets.
+**
+** A stack is one mapping: LG_GUARD bytes of PROT_NONE at the bottom, then
+** the usable stack.  Two kernel mappings per stack, so vm.max_map_count
+** (65530 by default) caps live stacks near 32,000; lg_stack_strerror says so.
+** MAP_NORESERVE: only touched pages cost memory.  MADV_NOHUGEPAGE: a stack
+** must not be backed by a 2 MiB page.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+#if LG_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+void lg_stack_poolinit(lg_stackpool *p, size_t defsize)
+{
+  p->nfree = 0;
+  p->nmapped = 0;
+  p->pagesize = (size_t)sysconf(_SC_PAGESIZE);
+  p->defsize = defsize;
+}
+
+static size_t roundpage(lg_stackpool *p, size_t n)
+{
+  return (n + p->pagesize - 1) & ~(p->pagesize - 1);
+}
+
+static int lg_stack_map(lg_stackpool *p, size_t size, lg_stack *s)
+{
+  char *m = mmap(NULL, LG_GUARD + size, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return errno;
+  if (mprotect(m + LG_GUARD, size, PROT_READ | PROT_WRITE) != 0) {
+    int err = errno;
+    munmap(m, LG_GUARD + size);
+    return err;
+  }
+#ifdef MADV_NOHUGEPAGE
+  madvise(m + LG_GUARD, size, MADV_NOHUGEPAGE);
+#endif
+  s->map = m;
+  s->size = size;
+#if LG_VALGRIND
+  s->vgid = VALGRIND_STACK_REGISTER(m + LG_GUARD, m + LG_GUARD + size);
+#else
+  s->vgid = 0;
+#endif
+  p->nmapped++;
+  return 0;
+}
+
+int lg_stack_get(lg_stackpool *p, size_t size, lg_stack *s)
+{
+  size = roundpage(p, size);
+  if (size == p->defsize && p->nfree > 0) {
+    *s = p->free[--p->nfree];
+    return 0;
+  }
+  return lg_stack_map(p, size, s);
+}
+
+void lg_stack_unmap(lg_stackpool *p, lg_stack *s)
+{
+#if LG_VALGRIND
+  VALGRIND_STACK_DEREGISTER(s->vgid);
+#endif
+  munmap(s->map, LG_GUARD + s->size);
+  s->map = NULL;
+  p->nmapped--;
+}
+
+void lg_stack_put(lg_stackpool *p, lg_stack *s)
+{
+  if (s->size != p->defsize || p->nfree == LG_POOL_MAX) {
+    lg_stack_unmap(p, s);
+    return;
+  }
+  /* Beyond the hot few, hand the cold part back: it is zero when touched
+  ** again.  The hot few cost no syscall, so spawn/finish cycles stay cheap. */
+  if (p->nfree >= LG_POOL_HOT && s->size > LG_HOTBYTES)
+    madvise(lg_stack_lo(s), s->size - LG_HOTBYTES, MADV_DONTNEED);
+  p->free[p->nfree++] = *s;
+  s->map = NULL;
+}
+
+void lg_stack_drain(lg_stackpool *p)
+{
+  while (p->nfree > 0) lg_stack_unmap(p, &p->free[--p->nfree]);
+}
+
+static long lg_max_map_count(void)
+{
+  long v = -1;
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+  if (f) {
+    if (fscanf(f, "%ld", &v) != 1) v = -1;
+    fclose(f);
+  }
+  return v;
+}
+
+static long lg_map_count(void)	/* lines of /proc/self/maps */
+{
+  long n = 0;
+  int c;
+  FILE *f = fopen("/proc/self/maps", "re");
+  if (!f) return -1;
+  while ((c = getc(f)) != EOF) n += (c == '\n');
+  fclose(f);
+  return n;
+}
+
+void lg_stack_strerror(lg_stackpool *p, int err, size_t size, char *buf, size_t n)
+{
+  long maxmap = lg_max_map_count();
+  if (err == ENOMEM && maxmap > 0 && lg_map_count() + 8 >= maxmap)
+    snprintf(buf, n, "cannot map a greenlet stack: %zu stacks are mapped and "
+	     "each takes 2 of the kernel's vm.max_map_count = %ld memory "
+	     "mappings; let greenlets finish, or raise the limit "
+	     "(sysctl -w vm.max_map_count=%ld)", p->nmapped, maxmap, maxmap * 4);
+  else
+    snprintf(buf, n, "cannot map a greenlet stack of %zu KiB (%zu mapped): %s",
+	     size / 1024, p->nmapped, strerror(err));
+}
+
+/* -- Overflow report ---------------------------------------------------- */
+
+/* The stack the running greenlet is on, per OS thread (greenlets never move
+** between threads).  Written at each switch, read only by the handler. */
+__thread const lg_stack *lg_stack_current __attribute__((tls_model("initial-exec")));
+
+static struct sigaction lg_oldsegv;	/* written once, under lg_once */
+static pthread_once_t lg_once = PTHREAD_ONCE_INIT;
+static pthread_key_t lg_altkey;		/* per-thread sigaltstack, freed at exit */
+
+#define LG_ALTSTACK (64 * 1024)
+
+static void lg_putnum(char **p, size_t v)
+{
+  char tmp[24];
+  int i = 0;
+  do tmp[i++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+  while (i > 0) *(*p)++ = tmp[--i];
+}
+
+static void lg_putstr(char **p, char *end, const char *s)
+{
+  while (*s && *p < end) *(*p)++ = *s++;
+}
+
+/* SIGSEGV on the alternate stack: a fault in the current greenlet's guard is
+** a stack overflow, reported in one line; anything else goes on to the
+** handler that was there before us (or the default action). */
+static void lg_segv(int sig, siginfo_t *si, void *uc)
+{
+  const lg_stack *s = lg_stack_current;
+  char *a = (char *)si->si_addr;
+  if (s && a >= s->map && a < s->map + LG_GUARD) {
+    char buf[256], *p = buf, *end = buf + sizeof(buf) - 2;
+    lg_putstr(&p, end, "lgreen: stack overflow in greenlet ");
+    lg_putstr(&p, end, s->label ? s->label : "?");
+    lg_putstr(&p, end, " (stack size ");
+    lg_putnum(&p, s->size / 1024);
+    lg_putstr(&p, end, " KiB; raise opts.stack_size)\n");
+    if (write(2, buf, (size_t)(p - buf)) < 0) { /* nothing left to do */ }
+    _exit(2);
+  }
+  if (lg_oldsegv.sa_flags & SA_SIGINFO) {
+    lg_oldsegv.sa_sigaction(sig, si, uc);
+  } else if (lg_oldsegv.sa_handler != SIG_DFL &&
+	     lg_oldsegv.sa_handler != SIG_IGN) {
+    lg_oldsegv.sa_handler(sig);
+  } else {
+    signal(SIGSEGV, SIG_DFL);	/* the fault repeats and takes the default */
+  }
+}
+
+static void lg_altfree(void *mem)
+{
+  stack_t ss;
+  ss.ss_flags = SS_DISABLE;
+  ss.ss_sp = NULL;
+  ss.ss_size = 0;
+  sigaltstack(&ss, NULL);
+  munmap(mem, LG_ALTSTACK);
+}
+
+static void lg_segvinstall(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_sigaction = lg_segv;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  pthread_key_create(&lg_altkey, lg_altfree);
+  sigaction(SIGSEGV, &sa, &lg_oldsegv);
+}
+
+void lg_stack_guardinit(void)
+{
+  stack_t ss;
+  pthread_once(&lg_once, lg_segvinstall);
+  if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_DISABLE)) {
+    void *mem = mmap(NULL, LG_ALTSTACK, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return;
+    ss.ss_sp = mem;
+    ss.ss_size = LG_ALTSTACK;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, NULL) == 0) pthread_setspecific(lg_altkey, mem);
+    else munmap(mem, LG_ALTSTACK);
+  }
+}

@@ -1,0 +1,55 @@
+/*
+** stack.h — C stacks for greenlets: mmap'd, guarded below, pooled.
+*/
+#ifndef LG_STACK_H
+#define LG_STACK_H
+
+#include <stddef.h>
+
+#define LG_GUARD	(64 * 1024)	/* PROT_NONE below each stack (rule 4) */
+#define LG_HOTBYTES	(16 * 1024)	/* top of a pooled stack kept resident */
+#define LG_POOL_HOT	16		/* pooled stacks kept fully resident */
+#define LG_POOL_MAX	256		/* pooled stacks at most; more are unmapped */
+#define LG_STACK_MIN	(32 * 1024)	/* smallest opts.stack_size accepted */
+#define LG_STACK_MAX	((size_t)1 << 30)
+
+typedef struct lg_stack {
+  char *map;		/* start of the mapping: the guard, then the stack */
+  size_t size;		/* usable bytes above the guard */
+  unsigned vgid;	/* valgrind's stack id (LG_VALGRIND builds) */
+  const char *label;	/* who runs on it, for the overflow report */
+} lg_stack;
+
+typedef struct lg_stackpool {
+  lg_stack free[LG_POOL_MAX];	/* released stacks of size defsize, LIFO */
+  int nfree;			/* entries used in free[] */
+  size_t defsize;		/* default usable size for this VM */
+  size_t nmapped;		/* stacks mapped now: in use plus pooled */
+  size_t pagesize;		/* from sysconf, cached */
+} lg_stackpool;
+
+#define lg_stack_lo(s)	((s)->map + LG_GUARD)	/* lowest usable byte */
+
+void lg_stack_poolinit(lg_stackpool *p, size_t defsize);
+/* Get a stack of at least size usable bytes.  Returns 0 or an errno. */
+int lg_stack_get(lg_stackpool *p, size_t size, lg_stack *s);
+/* Give a stack back: pooled (cold pages returned) or unmapped. */
+void lg_stack_put(lg_stackpool *p, lg_stack *s);
+/* Unmap every pooled stack. */
+void lg_stack_drain(lg_stackpool *p);
+/* Unmap one stack now, bypassing the pool. */
+void lg_stack_unmap(lg_stackpool *p, lg_stack *s);
+/* Format why lg_stack_get failed into buf: names the limit and the fix. */
+void lg_stack_strerror(lg_stackpool *p, int err, size_t size, char *buf, size_t n);
+
+
+/* The running greenlet's stack on this OS thread; NULL on a thread's own
+** stack.  Set at every switch; read by the SIGSEGV handler. */
+extern __thread const lg_stack *lg_stack_current
+  __attribute__((tls_model("initial-exec")));
+
+/* Install the overflow reporter (once per process) and a sigaltstack for
+** the calling thread if it has none. */
+void lg_stack_guardinit(void);
+
+#endif
