@@ -48,10 +48,8 @@ static int lg_hooksoff(lua_State *L, lg_vm *vm)
   int mask = lua_gethookmask(L), count = lua_gethookcount(L);
   lg_probehit = 0;
   lua_sethook(L, lg_probehook, LUA_MASKCALL, 0);
-  lg_pushanchors(L, vm);				/* R */
-  lua_rawgeti(L, -1, LG_R_NOOP);			/* R noop */
-  lua_call(L, 0, 0);					/* R */
-  lua_pop(L, 1);
+  lg_getr(L, vm, LG_R_NOOP);				/* noop */
+  lua_call(L, 0, 0);
   lua_sethook(L, h, mask, count);
   return !lg_probehit;
 }
@@ -115,21 +113,17 @@ static int lg_isexit(lua_State *L, lg_vm *vm, int idx)
 {
   int r;
   idx = lg_absindex(L, idx);
-  lg_pushanchors(L, vm);				/* R */
-  lua_rawgeti(L, -1, LG_R_EXIT);			/* R exit */
+  lg_getr(L, vm, LG_R_EXIT);				/* exit */
   r = lua_rawequal(L, idx, -1);
-  lua_pop(L, 2);
+  lua_pop(L, 1);
   return r;
 }
 
 /* Record the greenlet at idx as running: the anchor keeps it alive. */
 static void lg_anchor(lua_State *L, lg_vm *vm, int idx)
 {
-  idx = lg_absindex(L, idx);
-  lg_pushanchors(L, vm);				/* R */
-  lua_pushvalue(L, idx);				/* R g */
-  lua_rawseti(L, -2, LG_R_CURRENT);			/* R */
-  lua_pop(L, 1);
+  lua_pushvalue(L, idx);				/* g */
+  lg_setr(L, vm, LG_R_CURRENT);
 }
 
 static void lg_greenlet_main(void *arg);
@@ -198,9 +192,11 @@ static int lg_transfer(lua_State *L, lg_vm *vm, int tidx, int n, int kind)
     }
     break;
   }
-  if (!lua_checkstack(t->Lsw, n + LUA_MINSTACK))
-    luaL_error(L, "too many values to switch (%d)", n);
-  lua_xmove(L, t->Lsw, n);
+  if (n > 0) {
+    if (!lua_checkstack(t->Lsw, n + LUA_MINSTACK))
+      luaL_error(L, "too many values to switch (%d)", n);
+    lua_xmove(L, t->Lsw, n);
+  }
   vm->nxfer = n;
   vm->xkind = kind;
   lg_anchor(L, vm, tidx);
@@ -227,24 +223,23 @@ static void lg_reap(lua_State *L, lg_vm *vm)
   while (vm->nzombies > 0) {
     lg_greenlet *z;
     int zi;
-    lg_pushanchors(L, vm);				/* R */
-    lua_rawgeti(L, -1, LG_R_ZOMBIES);			/* R zs */
-    lua_rawgeti(L, -1, vm->nzombies);			/* R zs z */
+    lg_getr(L, vm, LG_R_ZOMBIES);			/* zs */
+    lua_rawgeti(L, -1, vm->nzombies);			/* zs z */
     lua_pushnil(L);
-    lua_rawseti(L, -3, vm->nzombies--);		/* R zs z */
+    lua_rawseti(L, -3, vm->nzombies--);		/* zs z */
     zi = lua_gettop(L);
     z = (lg_greenlet *)lua_touserdata(L, zi);
     z->zombie = 0;
     if (z->status == LG_ACTIVE) {
-      lua_rawgeti(L, -3, LG_R_CURRENT);		/* R zs z cur */
-      lg_setslot(L, zi, LG_SLOT_PARENT);		/* R zs z */
+      lg_getr(L, vm, LG_R_CURRENT);			/* zs z cur */
+      lg_setslot(L, zi, LG_SLOT_PARENT);		/* zs z */
       z->parent = vm->current;
-      lua_rawgeti(L, -3, LG_R_EXIT);			/* R zs z exit */
+      lg_getr(L, vm, LG_R_EXIT);			/* zs z exit */
       if (lg_transfer(L, vm, zi, 1, LG_XERROR) < 0 && !lg_isexit(L, vm, -1))
 	lg_report(L, "error in a collected greenlet");
       if (z->status != LG_DEAD) {	/* it refused to die: keep it, leaked */
 	lua_settop(L, zi);
-	lua_rawgeti(L, zi - 2, LG_R_REFUSED);		/* R zs z refused */
+	lg_getr(L, vm, LG_R_REFUSED);			/* zs z refused */
 	lua_pushvalue(L, zi);
 	lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
       }
@@ -284,10 +279,8 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
   g->status = LG_DEAD;
   lua_pushnil(T);
   lua_insert(T, 1);					/* _ vals.. */
-  lg_pushanchors(T, vm);				/* _ vals.. R */
-  lua_rawgeti(T, -1, LG_R_CURRENT);			/* _ vals.. R g */
-  lua_replace(T, 1);					/* g vals.. R */
-  lua_pop(T, 1);					/* g vals.. */
+  lg_getr(T, vm, LG_R_CURRENT);				/* _ vals.. g */
+  lua_replace(T, 1);					/* g vals.. */
   for (;;) {
     int err;
     p = lg_liveparent(T, 1);				/* p vals.. */
@@ -320,10 +313,9 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
   g->L = NULL;
   g->Lsw = NULL;
   if (vm->nthreads < LG_THREADS_MAX) {
-    lg_pushanchors(T, vm);				/* R */
-    lua_rawgeti(T, -1, LG_R_THREADS);			/* R ts */
-    lua_pushthread(T);					/* R ts T */
-    lua_rawseti(T, -2, ++vm->nthreads);		/* R ts */
+    lg_getr(T, vm, LG_R_THREADS);			/* ts */
+    lua_pushthread(T);					/* ts T */
+    lua_rawseti(T, -2, ++vm->nthreads);		/* ts */
     lua_settop(T, 0);
   }
   /* Safe to pool our stack now: p's stack (if new) is already taken, and
@@ -360,25 +352,24 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
   g = (lg_greenlet *)lg_newudata(L, sizeof(lg_greenlet));	/* g */
   memset(g, 0, sizeof(*g));
   gi = lua_gettop(L);
-  lg_pushanchors(L, vm);				/* g R */
-  lua_rawgeti(L, -1, LG_R_META);			/* g R mt */
-  lua_setmetatable(L, gi);				/* g R */
+  g->magic = LG_MAGIC;
+  lg_getr(L, vm, LG_R_META);				/* g mt */
+  lua_setmetatable(L, gi);				/* g */
   if (vm->nthreads > 0) {
-    lua_rawgeti(L, -1, LG_R_THREADS);			/* g R ts */
-    lua_rawgeti(L, -1, vm->nthreads);			/* g R ts T */
+    lg_getr(L, vm, LG_R_THREADS);			/* g ts */
+    lua_rawgeti(L, -1, vm->nthreads);			/* g ts T */
     lua_pushnil(L);
-    lua_rawseti(L, -3, vm->nthreads--);		/* g R ts T */
-    lua_replace(L, -2);					/* g R T */
+    lua_rawseti(L, -3, vm->nthreads--);		/* g ts T */
+    lua_replace(L, -2);					/* g T */
     T = lua_tothread(L, -1);
   } else {
-    T = lua_newthread(L);				/* g R T */
+    T = lua_newthread(L);				/* g T */
   }
-  lg_setslot(L, gi, LG_SLOT_THREAD);			/* g R */
+  lg_setslot(L, gi, LG_SLOT_THREAD);			/* g */
   if (pidx) lua_pushvalue(L, pidx);
-  else lua_rawgeti(L, -1, LG_R_CURRENT);		/* g R parent */
+  else lg_getr(L, vm, LG_R_CURRENT);			/* g parent */
   g->parent = (lg_greenlet *)lua_touserdata(L, -1);
-  lg_setslot(L, gi, LG_SLOT_PARENT);			/* g R */
-  lua_pop(L, 1);					/* g */
+  lg_setslot(L, gi, LG_SLOT_PARENT);			/* g */
   if (nidx) {
     const char *s = lua_tostring(L, nidx);
     snprintf(g->name, sizeof(g->name), "'%s'", s);
@@ -417,11 +408,10 @@ void lg_greenlet_collect(lua_State *L, lg_vm *vm, lg_greenlet *g)
     return;
   /* Resurrect it until the next safe point kills it (lg_reap). */
   g->zombie = 1;
-  lg_pushanchors(L, vm);				/* R */
-  lua_rawgeti(L, -1, LG_R_ZOMBIES);			/* R zs */
-  lua_pushvalue(L, 1);					/* R zs g */
-  lua_rawseti(L, -2, ++vm->nzombies);			/* R zs */
-  lua_pop(L, 2);
+  lg_getr(L, vm, LG_R_ZOMBIES);				/* zs */
+  lua_pushvalue(L, 1);					/* zs g */
+  lua_rawseti(L, -2, ++vm->nzombies);			/* zs */
+  lua_pop(L, 1);
 }
 
 /* lua_close: unmap every stack but the one we may be running on. */
@@ -474,26 +464,31 @@ lg_vm *lg_vm_open(lua_State *L)
   vm->live.next = vm->live.prev = &vm->live;
   lg_stack_poolinit(&vm->pool, lg_defstack(vm));
   lg_stack_guardinit();
-  lua_createtable(L, LG_R_N, 0);			/* vm R */
-  lua_pushvalue(L, -2);
-  lua_rawseti(L, -2, LG_R_N + 1);	/* R keeps the vm alive */
+  {
+    int k;
+    for (k = 1; k <= LG_R_N; k++) {	/* reserve the slots, then fill them */
+      lua_pushboolean(L, 0);
+      vm->r[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+  }
   lua_newtable(L);
-  lua_rawseti(L, -2, LG_R_ZOMBIES);
+  lg_setr(L, vm, LG_R_ZOMBIES);
   lua_newtable(L);
-  lua_rawseti(L, -2, LG_R_THREADS);
+  lg_setr(L, vm, LG_R_THREADS);
   lua_newtable(L);
-  lua_rawseti(L, -2, LG_R_REFUSED);
+  lg_setr(L, vm, LG_R_REFUSED);
   lua_pushcfunction(L, lg_noop);
-  lua_rawseti(L, -2, LG_R_NOOP);
-  lua_newtable(L);					/* vm R exit */
-  lua_createtable(L, 0, 2);				/* vm R exit mt */
+  lg_setr(L, vm, LG_R_NOOP);
+  lua_newtable(L);					/* vm exit */
+  lua_createtable(L, 0, 2);				/* vm exit mt */
   lua_pushcfunction(L, lg_exit_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "GreenletExit");
   lua_setfield(L, -2, "__name");
-  lua_setmetatable(L, -2);				/* vm R exit */
-  lua_rawseti(L, -2, LG_R_EXIT);			/* vm R */
-  vm->ref = luaL_ref(L, LUA_REGISTRYINDEX);		/* vm */
+  lua_setmetatable(L, -2);				/* vm exit */
+  lg_setr(L, vm, LG_R_EXIT);				/* vm */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, "lgreen.vm");	/* keeps vm alive */
   return vm;
 }
 
@@ -502,14 +497,12 @@ void lg_vm_makemain(lua_State *L, lg_vm *vm)
 {
   lg_greenlet *m = (lg_greenlet *)lg_newudata(L, sizeof(lg_greenlet)); /* m */
   memset(m, 0, sizeof(*m));
-  lg_pushanchors(L, vm);				/* m R */
-  lua_rawgeti(L, -1, LG_R_META);			/* m R mt */
-  lua_setmetatable(L, -3);				/* m R */
-  lua_pushvalue(L, -2);
-  lua_rawseti(L, -2, LG_R_MAIN);
-  lua_pushvalue(L, -2);
-  lua_rawseti(L, -2, LG_R_CURRENT);
-  lua_pop(L, 2);
+  m->magic = LG_MAGIC;
+  lg_getr(L, vm, LG_R_META);				/* m mt */
+  lua_setmetatable(L, -2);				/* m */
+  lua_pushvalue(L, -1);
+  lg_setr(L, vm, LG_R_MAIN);
+  lg_setr(L, vm, LG_R_CURRENT);			/* */
   m->L = m->Lsw = L;
   m->vm = vm;
   m->status = LG_ACTIVE;

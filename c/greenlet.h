@@ -16,7 +16,7 @@
 #define LG_SLOT_PARENT	2
 #define LG_SLOT_NAME	3
 
-/* Anchor table, in the registry at vm->ref. */
+/* Registry slots of a VM: vm->r[LG_R_x] is the registry index of x. */
 #define LG_R_CURRENT	1	/* running greenlet: kept alive while it runs */
 #define LG_R_MAIN	2	/* the main greenlet */
 #define LG_R_EXIT	3	/* GreenletExit */
@@ -27,10 +27,13 @@
 #define LG_R_NOOP	8	/* a C function that does nothing */
 #define LG_R_N		8
 
+#define LG_MAGIC	0x6c677265656e6c74ULL	/* "lgreenlt": lg_greenlet.magic */
+
 enum { LG_NEW, LG_ACTIVE, LG_DEAD };	/* lg_greenlet.status */
 enum { LG_XVALUES, LG_XERROR };		/* lg_vm.xkind */
 
 typedef struct lg_greenlet {
+  unsigned long long magic;	/* LG_MAGIC: cheap type check with the size */
   lg_ctx ctx;			/* machine context while suspended */
   lg_stack stack;		/* own C stack; map == NULL: none (main, new) */
   lua_State *L;			/* own thread (main: the VM's state) */
@@ -52,7 +55,7 @@ typedef struct lg_vm {
   lg_greenlet *current;		/* running greenlet */
   lg_greenlet *main;		/* greenlet of the VM's own C stack */
   lg_greenlet live;		/* head of the list of greenlets with stacks */
-  int ref;			/* registry index of the anchor table */
+  int r[LG_R_N + 1];		/* registry indices of the LG_R_x values */
   int nxfer;			/* values handed over by the last switch */
   int xkind;			/* LG_XVALUES, or LG_XERROR: raise the value */
   int nzombies;			/* entries in LG_R_ZOMBIES */
@@ -94,7 +97,8 @@ const char *lg_greenlet_setparent(lua_State *L, int gidx, int pidx);
 /* __gc of a greenlet: queue a suspended one to be killed. */
 void lg_greenlet_collect(lua_State *L, lg_vm *vm, lg_greenlet *g);
 
-/* Push the anchor table. */
-#define lg_pushanchors(L, vm)	lua_rawgeti((L), LUA_REGISTRYINDEX, (vm)->ref)
+/* Push registry slot k; pop a value into it. */
+#define lg_getr(L, vm, k)	lua_rawgeti((L), LUA_REGISTRYINDEX, (vm)->r[k])
+#define lg_setr(L, vm, k)	lua_rawseti((L), LUA_REGISTRYINDEX, (vm)->r[k])
 
 #endif

@@ -2,7 +2,7 @@
 ** lib_greenlet.c — the lgreen.greenlet API: argument checks, no policy.
 **
 ** Every function has two upvalues: the lg_vm userdata and the metatable of
-** greenlets, so the hot path (g:switch) needs no registry look-up.
+** greenlets.
 */
 #include <string.h>
 
@@ -10,32 +10,30 @@
 
 #define vmof(L)	((lg_vm *)lua_touserdata((L), lua_upvalueindex(1)))
 
-/* The greenlet at idx, or an argument error naming idx. */
-static lg_greenlet *checkgreenlet(lua_State *L, lg_vm *vm, int idx)
+/* Is the value at idx a greenlet?  A magic word, not a metatable compare:
+** this is on the switch path.  Reading 8 bytes of a shorter userdata stays
+** inside the VM's heap (object headers follow), and only C could forge the
+** word. */
+static lg_greenlet *togreenlet(lua_State *L, int idx)
 {
   lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, idx);
-  if (g != NULL && lua_getmetatable(L, idx)) {		/* mt */
-    int ok = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_pop(L, 1);
-    if (ok) {
-      if (g->vm != vm)
-	luaL_argerror(L, idx, "greenlet belongs to another Lua VM");
-      return g;
-    }
-  }
-  luaL_argerror(L, idx, lua_pushfstring(L, "greenlet expected, got %s",
-					luaL_typename(L, idx)));
+  if (g != NULL && lua_type(L, idx) == LUA_TUSERDATA && g->magic == LG_MAGIC)
+    return g;
   return NULL;
 }
 
-static int isgreenlet(lua_State *L, int idx)
+#define isgreenlet(L, idx)	(togreenlet((L), (idx)) != NULL)
+
+/* The greenlet at idx, or an argument error naming idx. */
+static lg_greenlet *checkgreenlet(lua_State *L, lg_vm *vm, int idx)
 {
-  int ok = 0;
-  if (lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx)) {
-    ok = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_pop(L, 1);
-  }
-  return ok;
+  lg_greenlet *g = togreenlet(L, idx);
+  if (g == NULL)
+    luaL_argerror(L, idx, lua_pushfstring(L, "greenlet expected, got %s",
+					  luaL_typename(L, idx)));
+  else if (g->vm != vm)
+    luaL_argerror(L, idx, "greenlet belongs to another Lua VM");
+  return g;
 }
 
 /* opts.stack_size in bytes, 0 when absent. */
@@ -105,8 +103,7 @@ static int gl_new(lua_State *L)
 /* greenlet.getcurrent() */
 static int gl_getcurrent(lua_State *L)
 {
-  lg_pushanchors(L, vmof(L));				/* R */
-  lua_rawgeti(L, -1, LG_R_CURRENT);			/* R cur */
+  lg_getr(L, vmof(L), LG_R_CURRENT);			/* cur */
   return 1;
 }
 
@@ -132,26 +129,20 @@ static int gl_throw(lua_State *L)
     luaL_argerror(L, 1, "cannot throw into a dead greenlet");
   lua_settop(L, 2);
   if (lua_isnil(L, 2)) {
-    lg_pushanchors(L, vm);				/* g nil R */
-    lua_rawgeti(L, -1, LG_R_EXIT);			/* g nil R exit */
-    lua_replace(L, 2);					/* g exit R */
-    lua_pop(L, 1);					/* g exit */
+    lg_getr(L, vm, LG_R_EXIT);				/* g nil exit */
+    lua_replace(L, 2);					/* g exit */
   }
   n = lg_greenlet_switch(L, vm, 1, 1, LG_XERROR);
   return n < 0 ? lg_greenlet_raise(L) : n;
 }
 
-/* g.field: methods first (the hot path), then the fields. */
-static int gl_index(lua_State *L)
+/* greenlet._field(g, k): the fields; greenlet.lua's __index looks up the
+** methods first, in Lua, where LuaJIT can compile it. */
+static int gl_field(lua_State *L)
 {
   lg_vm *vm = vmof(L);
   lg_greenlet *g = checkgreenlet(L, vm, 1);
-  const char *k;
-  lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(3));			/* method? */
-  if (!lua_isnil(L, -1)) return 1;
-  k = lua_tostring(L, 2);
-  if (k == NULL || lua_type(L, 2) != LUA_TSTRING) return 1;
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
   if (strcmp(k, "dead") == 0) {
     lua_pushboolean(L, g->status == LG_DEAD);
   } else if (strcmp(k, "started") == 0) {
@@ -254,6 +245,7 @@ static const luaL_Reg gl_funcs[] = {
   { "new", gl_new },
   { "getcurrent", gl_getcurrent },
   { "stats", gl_stats },
+  { "_field", gl_field },
   { NULL, NULL }
 };
 
@@ -276,18 +268,13 @@ void lg_open_greenlet(lua_State *L, int vmi)
   lua_pushvalue(L, vmi);
   lua_pushvalue(L, mt);
   lg_setfuncs(L, gl_methods, 2);			/* M mt methods */
-  lua_pushvalue(L, vmi);
-  lua_pushvalue(L, mt);
-  lua_pushvalue(L, -3);
-  lua_pushcclosure(L, gl_index, 3);			/* M mt methods idx */
-  lua_setfield(L, mt, "__index");			/* M mt methods */
   lua_setfield(L, -3, "_methods");			/* M mt */
-  lg_pushanchors(L, vm);				/* M mt R */
   lua_pushvalue(L, mt);
-  lua_rawseti(L, -2, LG_R_META);			/* M mt R */
-  lua_rawgeti(L, -1, LG_R_EXIT);			/* M mt R exit */
-  lua_setfield(L, -4, "GreenletExit");			/* M mt R */
-  lua_pop(L, 1);					/* M mt */
+  lua_setfield(L, -3, "_meta");		/* greenlet.lua sets __index */
+  lua_pushvalue(L, mt);
+  lg_setr(L, vm, LG_R_META);				/* M mt */
+  lg_getr(L, vm, LG_R_EXIT);				/* M mt exit */
+  lua_setfield(L, -3, "GreenletExit");			/* M mt */
   lua_pushvalue(L, vmi);
   lua_insert(L, -2);					/* M vm mt */
   lg_setfuncs(L, gl_funcs, 2);				/* M */
