@@ -73,9 +73,12 @@ static int lg_unsafe(lua_State *L, lg_vm *vm)
 
 /* -- Switching ----------------------------------------------------------- */
 
-/* Right after a context resumes (self == NULL: a new greenlet). */
+/* Right after a context resumes (self == NULL: a new greenlet).  A greenlet
+** that just died left its stack here: it could not release the stack it was
+** running on. */
 static void lg_arrived(lg_vm *vm, lg_greenlet *self)
 {
+  if (vm->released.map) lg_stack_put(&vm->pool, &vm->released);
 #if LG_ASAN
   const void *lo;
   size_t size;
@@ -318,10 +321,10 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
     lua_rawseti(T, -2, ++vm->nthreads);		/* ts */
     lua_settop(T, 0);
   }
-  /* Safe to pool our stack now: p's stack (if new) is already taken, and
-  ** nothing runs on this one after the swap. */
+  /* The side we resume releases our stack: we are still running on it. */
   lg_unlink(g);
-  lg_stack_put(&vm->pool, &g->stack);
+  vm->released = g->stack;
+  g->stack.map = NULL;
   vm->nxfer = n;
   vm->xkind = kind;
   lg_swap(vm, g, p, 1);
@@ -424,6 +427,7 @@ static int lg_vm_gc(lua_State *L)
     next = g->next;
     if (g != vm->current) lg_stack_unmap(&vm->pool, &g->stack);
   }
+  if (vm->released.map) lg_stack_unmap(&vm->pool, &vm->released);
   lg_stack_drain(&vm->pool);
   return 0;
 }

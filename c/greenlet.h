@@ -63,6 +63,7 @@ typedef struct lg_vm {
   unsigned char luajit;		/* 5.1 ABI loaded by LuaJIT */
   unsigned char closed;		/* lua_close ran our __gc: stacks are gone */
   lg_stackpool pool;		/* stacks of this VM */
+  lg_stack released;		/* stack of a greenlet that just died */
 #if LG_ASAN
   const void *main_lo;		/* main C stack bounds, learnt from ASan */
   size_t main_size;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "greenlet.h"
+#include "switch.h"
 
 #define vmof(L)	((lg_vm *)lua_touserdata((L), lua_upvalueindex(1)))
 
@@ -225,6 +226,8 @@ static int gl_stats(lua_State *L)
   lua_setfield(L, -2, "threads_pooled");
   lua_pushstring(L, LG_LUA54 ? "5.4" : vm->luajit ? "luajit" : "5.1");
   lua_setfield(L, -2, "vm");
+  lua_pushstring(L, LG_UCONTEXT ? "ucontext" : "asm");
+  lua_setfield(L, -2, "switch");
   return 1;
 }
 

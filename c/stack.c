@@ -8,6 +8,7 @@
 ** must not be backed by a 2 MiB page.
 */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -181,7 +182,8 @@ static void lg_segv(int sig, siginfo_t *si, void *uc)
 	     lg_oldsegv.sa_handler != SIG_IGN) {
     lg_oldsegv.sa_handler(sig);
   } else {
-    signal(SIGSEGV, SIG_DFL);	/* the fault repeats and takes the default */
+    signal(SIGSEGV, SIG_DFL);	/* delivered again on return: the default */
+    raise(SIGSEGV);
   }
 }
 
@@ -198,6 +200,11 @@ static void lg_altfree(void *mem)
 static void lg_segvinstall(void)
 {
   struct sigaction sa;
+  Dl_info self;
+  /* The handler and the key's destructor point into this module: keep it
+  ** loaded even when lua_close unloads it. */
+  if (dladdr((void *)lg_segv, &self) && self.dli_fname)
+    dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE);
   memset(&sa, 0, sizeof(sa));
   sa.sa_sigaction = lg_segv;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;

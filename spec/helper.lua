@@ -1,0 +1,55 @@
+-- Shared by the specs: which VM runs them, memory figures, subprocesses.
+local H = {}
+
+H.vm = jit and "luajit" or (_VERSION == "Lua 5.4" and "5.4" or "5.1")
+H.lua = os.getenv("LGREEN_LUA")
+  or ({ luajit = "luajit", ["5.1"] = "lua5.1", ["5.4"] = "lua5.4" })[H.vm]
+H.slow = os.getenv("LGREEN_SLOW") ~= nil	-- under valgrind: fewer rounds
+
+-- Resident set size of this process in KiB.
+function H.rss_kib()
+  local f = assert(io.open("/proc/self/statm"))
+  local _, resident = f:read("*n", "*n")
+  f:close()
+  return resident * 4
+end
+
+-- Open file descriptors of this process.
+function H.nfds()
+  local p = io.popen("ls /proc/" .. H.pid() .. "/fd | wc -l")
+  local n = tonumber(p:read("*a"))
+  p:close()
+  return n - 1	-- the pipe of this popen
+end
+
+function H.pid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("*n")
+  f:close()
+  return pid
+end
+
+local env = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
+  .. "LUA_CPATH='build/5.1/?.so;;' LUA_CPATH_5_4='build/5.4/?.so;;' "
+
+-- Run Lua source in a fresh process of the same VM; returns its exit code
+-- and everything it wrote to stdout and stderr.
+function H.run(src)
+  local name = os.tmpname()
+  local f = assert(io.open(name, "w"))
+  f:write(src)
+  f:close()
+  local p = io.popen(env .. H.lua .. " " .. name .. " 2>&1; echo \"EXIT:$?\"")
+  local out = p:read("*a")
+  p:close()
+  os.remove(name)
+  local code = tonumber(out:match("EXIT:(%d+)%s*$"))
+  return code, (out:gsub("EXIT:%d+%s*$", ""))
+end
+
+-- Full collections until memory stops shrinking.
+function H.collect()
+  for _ = 1, 4 do collectgarbage("collect") end
+end
+
+return H

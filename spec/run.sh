@@ -1,0 +1,94 @@
+#!/bin/sh
+# Every test lgreen has: busted under LuaJIT, Lua 5.1 and Lua 5.4, the C
+# tests, and the core specs again on the portable ucontext switch.
+#   spec/run.sh             the whole suite (what `make test` and CI run)
+#   spec/run.sh --asan      core specs on an AddressSanitizer build
+#   spec/run.sh --valgrind  core specs under valgrind (stacks registered)
+# Ends with one line "N passed, N failed"; exits non-zero unless all passed.
+set -u
+cd "$(dirname "$0")/.."
+mode=${1:-}
+pass=0
+fail=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+CORE="spec/01-greenlet_spec.lua spec/02-anywhere_spec.lua spec/03-jit_spec.lua spec/04-memory_spec.lua"
+
+# tally NAME CMD...: run a TAP producer, count its results.  A non-zero exit
+# with no "not ok" (a crash), or no result at all, counts as one failure.
+tally() {
+  name=$1
+  shift
+  "$@" >"$log" 2>&1
+  rc=$?
+  ok=$(grep -c '^ok ' "$log")
+  nok=$(grep -c '^not ok ' "$log")
+  if [ "$rc" != 0 ] && [ "$nok" = 0 ]; then nok=1; fi
+  if [ "$ok" = 0 ] && [ "$nok" = 0 ]; then nok=1; fi
+  if [ "$nok" != 0 ]; then
+    grep -v '^ok ' "$log" | head -80
+  fi
+  echo "# $name: $ok passed, $nok failed (exit $rc)"
+  pass=$((pass + ok))
+  fail=$((fail + nok))
+}
+
+# busted VM BUILDDIR [specs...]
+bust() {
+  vm=$1
+  dir=$2
+  shift 2
+  abi=5.1
+  [ "$vm" = lua5.4 ] && abi=5.4
+  LGREEN_LUA=$vm busted --lua="$vm" --cpath="$dir/$abi/?.so" -o TAP "$@"
+}
+
+ctests() {
+  dir=$1
+  mkdir -p "$dir/test"
+  cc -O1 -g -I/usr/include/luajit-2.1 spec/c/two_vms.c -o "$dir/test/two_vms_luajit" \
+    -lluajit-5.1 -lpthread &&
+  cc -O1 -g -I/usr/include/lua5.4 spec/c/two_vms.c -o "$dir/test/two_vms_lua54" \
+    -llua5.4 -lpthread || return 1
+  tally "C: two VMs, two threads (LuaJIT)" "$dir/test/two_vms_luajit" "$dir/5.1/?.so"
+  tally "C: two VMs, two threads (Lua 5.4)" "$dir/test/two_vms_lua54" "$dir/5.4/?.so"
+}
+
+case "$mode" in
+"")
+  make -s build || exit 1
+  for vm in luajit lua5.1 lua5.4; do
+    tally "busted $vm" bust $vm build
+  done
+  ctests build
+  make -s build BUILD=build/ucontext UCONTEXT=1 || exit 1
+  tally "busted luajit, ucontext switch" env LGREEN_SWITCH=ucontext \
+    bust luajit build/ucontext $CORE
+  ;;
+--asan)
+  make -s build BUILD=build/asan ASAN=1 || exit 1
+  asan=$(cc -print-file-name=libasan.so)
+  for vm in luajit lua5.1 lua5.4; do
+    tally "ASan busted $vm" env LD_PRELOAD="$asan" LGREEN_SLOW=1 \
+      ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 bust $vm build/asan $CORE
+  done
+  ;;
+--valgrind)
+  command -v valgrind >/dev/null || sh tools/deps.sh valgrind || exit 1
+  make -s build BUILD=build/valgrind VALGRIND=1 || exit 1
+  for vm in lua5.1 lua5.4 luajit; do
+    abi=5.1
+    [ "$vm" = lua5.4 ] && abi=5.4
+    tally "valgrind $vm" env LGREEN_SLOW=1 LGREEN_LUA=$vm \
+      valgrind -q --error-exitcode=99 --suppressions=spec/valgrind.supp \
+      $vm /usr/bin/busted --cpath="build/valgrind/$abi/?.so" -o TAP $CORE
+  done
+  ;;
+*)
+  echo "usage: spec/run.sh [--asan|--valgrind]" >&2
+  exit 2
+  ;;
+esac
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
