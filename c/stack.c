@@ -22,6 +22,14 @@
 #if LG_VALGRIND
 #include <valgrind/valgrind.h>
 #endif
+#if LG_ASAN
+#include <sanitizer/asan_interface.h>
+/* Frames of a greenlet that died never returned: their redzones would stay
+** poisoned for the next user of the memory. */
+#define lg_unpoison(s) __asan_unpoison_memory_region(lg_stack_lo(s), (s)->size)
+#else
+#define lg_unpoison(s) ((void)0)
+#endif
 
 void lg_stack_poolinit(lg_stackpool *p, size_t defsize)
 {
@@ -72,6 +80,7 @@ int lg_stack_get(lg_stackpool *p, size_t size, lg_stack *s)
 
 void lg_stack_unmap(lg_stackpool *p, lg_stack *s)
 {
+  lg_unpoison(s);
 #if LG_VALGRIND
   VALGRIND_STACK_DEREGISTER(s->vgid);
 #endif
@@ -82,6 +91,7 @@ void lg_stack_unmap(lg_stackpool *p, lg_stack *s)
 
 void lg_stack_put(lg_stackpool *p, lg_stack *s)
 {
+  lg_unpoison(s);
   if (s->size != p->defsize || p->nfree == LG_POOL_MAX) {
     lg_stack_unmap(p, s);
     return;

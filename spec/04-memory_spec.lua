@@ -36,7 +36,8 @@ describe("finished greenlets", function()
     assert.equal(m * (m + 1) / 2 + m, sum)
     -- one leaked 4 KiB stack page per greenlet would be > 3.5 GiB, one
     -- leaked lua_State > 500 MiB: 8 MiB leaves room for allocator noise
-    assert.is_true(after - before < 8192,
+    -- (under ASan or valgrind, freed memory is held back on purpose)
+    assert.is_true(H.slow or after - before < 8192,
       ("RSS grew by %d KiB over %d greenlets"):format(after - before, m))
     assert.is_true(greenlet.stats().stacks_mapped <= 256 + 4)
   end)

@@ -33,14 +33,15 @@ tally() {
   fail=$((fail + nok))
 }
 
-# busted VM BUILDDIR [specs...]
+# busted VM BUILDDIR [specs...], with the variables in $XENV set
+XENV=
 bust() {
   vm=$1
   dir=$2
   shift 2
   abi=5.1
   [ "$vm" = lua5.4 ] && abi=5.4
-  LGREEN_LUA=$vm busted --lua="$vm" --cpath="$dir/$abi/?.so" -o TAP "$@"
+  env $XENV LGREEN_LUA=$vm busted --lua="$vm" --cpath="$dir/$abi/?.so" -o TAP "$@"
 }
 
 ctests() {
@@ -62,15 +63,15 @@ case "$mode" in
   done
   ctests build
   make -s build BUILD=build/ucontext UCONTEXT=1 || exit 1
-  tally "busted luajit, ucontext switch" env LGREEN_SWITCH=ucontext \
-    bust luajit build/ucontext $CORE
+  XENV=LGREEN_SWITCH=ucontext
+  tally "busted luajit, ucontext switch" bust luajit build/ucontext $CORE
   ;;
 --asan)
   make -s build BUILD=build/asan ASAN=1 || exit 1
-  asan=$(cc -print-file-name=libasan.so)
+  XENV="LD_PRELOAD=$(cc -print-file-name=libasan.so) LGREEN_SLOW=1
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
   for vm in luajit lua5.1 lua5.4; do
-    tally "ASan busted $vm" env LD_PRELOAD="$asan" LGREEN_SLOW=1 \
-      ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 bust $vm build/asan $CORE
+    tally "ASan busted $vm" bust $vm build/asan $CORE
   done
   ;;
 --valgrind)
