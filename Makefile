@@ -1,14 +1,13 @@
-# lgreen — thin wrappers.  The source list lives here once (SRC); the
-# rockspec names the same files.
-SRC      = c/switch_x86_64.S c/switch_aarch64.S c/switch.c c/stack.c \
-           c/greenlet.c c/lib_greenlet.c c/lib_core.c
+# lgreen — thin wrappers.  The C source list lives in the rockspec only.
+ROCKSPEC = rockspec/lgreen-scm-1.rockspec
+SRC     := $(shell sed -n 's/"\(c\/[^"]*\)"/\n\1\n/gp' $(ROCKSPEC) | grep '^c/')
 HDR      = $(wildcard c/*.h)
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 XCFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden -funwind-tables \
            -fstack-clash-protection -Wall -Wextra -Wno-unused-parameter
-LDLIBS   = -lpthread -ldl
+LDLIBS   = -lev -lpthread -ldl
 LUA51_INC ?= /usr/include/lua5.1
 LUA54_INC ?= /usr/include/lua5.4
 BUILD   ?= build
@@ -32,11 +31,11 @@ SO54 = $(BUILD)/5.4/lgreen/core.so
 
 all build: $(SO51) $(SO54)
 
-$(SO51): $(SRC) $(HDR) Makefile
+$(SO51): $(SRC) $(HDR) Makefile $(ROCKSPEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA51_INC) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 
-$(SO54): $(SRC) $(HDR) Makefile
+$(SO54): $(SRC) $(HDR) Makefile $(ROCKSPEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA54_INC) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 

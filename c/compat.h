@@ -8,6 +8,10 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+/* Internals are hidden even when built without -fvisibility=hidden (as
+** LuaRocks does): ffi.C must not reach them (DESIGN rule 1). */
+#pragma GCC visibility push(hidden)
+
 #if LUA_VERSION_NUM >= 504
 #define LG_LUA54 1
 #elif LUA_VERSION_NUM == 501
@@ -15,6 +19,9 @@
 #else
 #error "lgreen supports the Lua 5.1 ABI (PUC 5.1, LuaJIT) and Lua 5.4"
 #endif
+
+#define LG_UNLIKELY(x)	__builtin_expect(!!(x), 0)
+#define LG_NOINLINE	__attribute__((noinline))
 
 #ifndef LUA_GCISRUNNING
 #define LUA_GCISRUNNING 9	/* LuaJIT and 5.4 answer it; PUC 5.1 says -1 */

@@ -42,7 +42,7 @@ static int lg_noop(lua_State *L)
 
 /* Are hooks suppressed here?  They are inside a __gc finalizer and inside a
 ** debug hook, on every VM: set a call hook, make a call, see if it ran. */
-static int lg_hooksoff(lua_State *L, lg_vm *vm)
+static LG_NOINLINE int lg_hooksoff(lua_State *L, lg_vm *vm)
 {
   lua_Hook h = lua_gethook(L);
   int mask = lua_gethookmask(L), count = lua_gethookcount(L);
@@ -59,7 +59,7 @@ static int lg_hooksoff(lua_State *L, lg_vm *vm)
 ** The common case costs one lua_gc call: 1 means the GC runs and we are
 ** not in a finalizer (LuaJIT stops it there); 5.4 answers -1 only inside
 ** one.  PUC 5.1 cannot say, so it always probes. */
-static int lg_unsafe(lua_State *L, lg_vm *vm)
+static inline int lg_unsafe(lua_State *L, lg_vm *vm)
 {
   int r = lua_gc(L, LUA_GCISRUNNING, 0);
 #if LG_LUA54
@@ -167,22 +167,23 @@ static lg_greenlet *lg_liveparent(lua_State *L, int idx)
   return p;
 }
 
-/* The switch proper, from a C function on L (no context checks here). */
-static int lg_transfer(lua_State *L, lg_vm *vm, int tidx, int n, int kind)
+/* The slow cases of a switch: t never started, or is the running greenlet,
+** or an error is thrown into one that never started (it dies, and the error
+** goes up its parent chain).  Returns the greenlet to resume, its userdata
+** at *tidx, or NULL when nothing is to be switched. */
+static LG_NOINLINE lg_greenlet *lg_target(lua_State *L, lg_vm *vm, lg_greenlet *t,
+			      int *tidx, int *kind)
 {
-  lg_greenlet *self = vm->current;
-  lg_greenlet *t = (lg_greenlet *)lua_touserdata(L, tidx);
   for (;;) {
-    if (t == self)		/* nothing to switch: values stay where they are */
-      return kind == LG_XERROR ? -1 : n;
-    if (t->status == LG_ACTIVE) break;
-    if (kind == LG_XERROR) {	/* thrown into before it started: it dies */
+    if (t == vm->current) return NULL;	/* values stay where they are */
+    if (t->status == LG_ACTIVE) return t;
+    if (*kind == LG_XERROR) {
       t->status = LG_DEAD;
-      if (lg_isexit(L, vm, -1)) kind = LG_XVALUES;
-      lua_pushvalue(L, tidx);				/* .. err t */
+      if (lg_isexit(L, vm, -1)) *kind = LG_XVALUES;
+      lua_pushvalue(L, *tidx);				/* .. err t */
       lua_insert(L, -2);				/* .. t err */
-      tidx = lua_gettop(L) - 1;
-      t = lg_liveparent(L, tidx);
+      *tidx = lua_gettop(L) - 1;
+      t = lg_liveparent(L, *tidx);
       continue;
     }
     {
@@ -193,7 +194,18 @@ static int lg_transfer(lua_State *L, lg_vm *vm, int tidx, int n, int kind)
 	luaL_error(L, "%s", msg);
       }
     }
-    break;
+    return t;
+  }
+}
+
+/* The switch proper, from a C function on L (no context checks here). */
+static inline int lg_switchto(lua_State *L, lg_vm *vm, lg_greenlet *t,
+			      int tidx, int n, int kind)
+{
+  lg_greenlet *self = vm->current;
+  if (LG_UNLIKELY(t->status != LG_ACTIVE || t == self)) {
+    t = lg_target(L, vm, t, &tidx, &kind);
+    if (t == NULL) return kind == LG_XERROR ? -1 : n;
   }
   if (n > 0) {
     if (!lua_checkstack(t->Lsw, n + LUA_MINSTACK))
@@ -202,7 +214,8 @@ static int lg_transfer(lua_State *L, lg_vm *vm, int tidx, int n, int kind)
   }
   vm->nxfer = n;
   vm->xkind = kind;
-  lg_anchor(L, vm, tidx);
+  lua_pushvalue(L, tidx);	/* the running greenlet is kept alive */
+  lg_setr(L, vm, LG_R_CURRENT);
   self->Lsw = L;
   lg_swap(vm, self, t, 0);
   /* Resumed: whoever switched here set nxfer/xkind and pushed onto L. */
@@ -220,7 +233,7 @@ static void lg_report(lua_State *L, const char *what)
 /* Kill the unreachable suspended greenlets queued by __gc: each gets
 ** GreenletExit with the running greenlet as its parent, so its cleanup
 ** runs and its stack returns to the pool.  What comes back is dropped. */
-static void lg_reap(lua_State *L, lg_vm *vm)
+static LG_NOINLINE void lg_reap(lua_State *L, lg_vm *vm)
 {
   int top = lua_gettop(L);
   while (vm->nzombies > 0) {
@@ -238,7 +251,7 @@ static void lg_reap(lua_State *L, lg_vm *vm)
       lg_setslot(L, zi, LG_SLOT_PARENT);		/* zs z */
       z->parent = vm->current;
       lg_getr(L, vm, LG_R_EXIT);			/* zs z exit */
-      if (lg_transfer(L, vm, zi, 1, LG_XERROR) < 0 && !lg_isexit(L, vm, -1))
+      if (lg_switchto(L, vm, z, zi, 1, LG_XERROR) < 0 && !lg_isexit(L, vm, -1))
 	lg_report(L, "error in a collected greenlet");
       if (z->status != LG_DEAD) {	/* it refused to die: keep it, leaked */
 	lua_settop(L, zi);
@@ -251,13 +264,14 @@ static void lg_reap(lua_State *L, lg_vm *vm)
   }
 }
 
-int lg_greenlet_switch(lua_State *L, lg_vm *vm, int tidx, int n, int kind)
+int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+		       int n, int kind)
 {
-  if (lg_unsafe(L, vm))
+  if (LG_UNLIKELY(lg_unsafe(L, vm)))
     luaL_error(L, "cannot switch greenlets inside a __gc finalizer or a "
 		  "debug hook");
-  if (vm->nzombies > 0) lg_reap(L, vm);
-  return lg_transfer(L, vm, tidx, n, kind);
+  if (LG_UNLIKELY(vm->nzombies > 0)) lg_reap(L, vm);
+  return lg_switchto(L, vm, t, tidx, n, kind);
 }
 
 int lg_greenlet_raise(lua_State *L)

@@ -82,11 +82,12 @@ void lg_vm_makemain(lua_State *L, lg_vm *vm);
 lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
 			     size_t stacksize, int nidx);
 
-/* Switch from the running C function (on L) to the greenlet at tidx, handing
+/* Switch from the running C function (on L) to t (its userdata at tidx), handing
 ** it the top n values of L, as values or (LG_XERROR, n == 1) as an error to
 ** raise there.  Returns how many values came back on top of L, or -1 when
 ** the top of L is an error to raise with lg_greenlet_raise. */
-int lg_greenlet_switch(lua_State *L, lg_vm *vm, int tidx, int n, int kind);
+int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+		       int n, int kind);
 
 /* Raise the value on top of L after a switch (re-syncs LuaJIT first). */
 int lg_greenlet_raise(lua_State *L);

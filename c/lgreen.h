@@ -16,10 +16,16 @@
 
 #define LGREEN_VERSION "0.1.0"
 
+#if defined(__GNUC__)
+#define LGREEN_API __attribute__((visibility("default")))
+#else
+#define LGREEN_API
+#endif
+
 /* Open the core module for the VM of L and push its table, like
 ** require "lgreen.core" does.  The state that first calls it becomes the
 ** main greenlet's state: call it from the host's own C stack, before any
 ** greenlet runs.  Calling it again returns the same table. */
-int luaopen_lgreen_core(lua_State *L);
+LGREEN_API int luaopen_lgreen_core(lua_State *L);
 
 #endif

@@ -2,15 +2,14 @@
 ** lib_core.c — luaopen_lgreen_core: one VM state per Lua VM, then the
 ** binding tables on top of it.
 */
-#include "greenlet.h"
 #include "lgreen.h"
+#include "greenlet.h"
 
 #define LG_REGKEY "lgreen.core"
 
 void lg_open_greenlet(lua_State *L, int vmi);
 
-__attribute__((visibility("default")))
-int luaopen_lgreen_core(lua_State *L)
+LGREEN_API int luaopen_lgreen_core(lua_State *L)
 {
   int vmi;
   lua_getfield(L, LUA_REGISTRYINDEX, LG_REGKEY);	/* M? */

@@ -116,7 +116,7 @@ static int gl_switch(lua_State *L)
   int n;
   if (g->status == LG_DEAD)
     luaL_argerror(L, 1, "cannot switch to a dead greenlet");
-  n = lg_greenlet_switch(L, vm, 1, lua_gettop(L) - 1, LG_XVALUES);
+  n = lg_greenlet_switch(L, vm, g, 1, lua_gettop(L) - 1, LG_XVALUES);
   return n < 0 ? lg_greenlet_raise(L) : n;
 }
 
@@ -133,7 +133,7 @@ static int gl_throw(lua_State *L)
     lg_getr(L, vm, LG_R_EXIT);				/* g nil exit */
     lua_replace(L, 2);					/* g exit */
   }
-  n = lg_greenlet_switch(L, vm, 1, 1, LG_XERROR);
+  n = lg_greenlet_switch(L, vm, g, 1, 1, LG_XERROR);
   return n < 0 ? lg_greenlet_raise(L) : n;
 }
 

@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+/* Internals are hidden even when built without -fvisibility=hidden (as
+** LuaRocks does): ffi.C must not reach them (DESIGN rule 1). */
+#pragma GCC visibility push(hidden)
+
 #define LG_GUARD	(64 * 1024)	/* PROT_NONE below each stack (rule 4) */
 #define LG_HOTBYTES	(16 * 1024)	/* top of a pooled stack kept resident */
 #define LG_POOL_HOT	16		/* pooled stacks kept fully resident */

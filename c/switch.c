@@ -3,6 +3,7 @@
 ** The frame layouts mirror the diagrams at the top of each .S file.
 */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "switch.h"
 
@@ -59,8 +60,6 @@ void lg_ctx_make(lg_ctx *c, char *lo, size_t size, lg_ctx_fn fn)
 #endif
 
 #else /* LG_UCONTEXT: portable, slower (swapcontext saves the signal mask) */
-
-#include <stdlib.h>
 
 /* makecontext passes int arguments only: split the pointers in two. */
 static void lg_ctx_start(unsigned fhi, unsigned flo, unsigned chi, unsigned clo)

@@ -20,6 +20,13 @@
 
 #if LG_UCONTEXT
 #include <ucontext.h>
+#endif
+
+/* Internals are hidden even when built without -fvisibility=hidden (as
+** LuaRocks does): ffi.C must not reach them (DESIGN rule 1). */
+#pragma GCC visibility push(hidden)
+
+#if LG_UCONTEXT
 typedef struct lg_ctx {
   ucontext_t uc;	/* signal mask and all registers, via swapcontext */
   void *arg;		/* value handed to this context by the last swap into it */

@@ -1,0 +1,29 @@
+-- Examples run as printed in the README.
+local H = require "helper"
+
+local function read(name)
+  local f = assert(io.open(name))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+describe("README", function()
+  local readme = read("README.md")
+
+  it("prints examples/sort_with_a_helper.lua exactly", function()
+    local block = readme:match("## A greenlet in 15 lines.-```lua\n(.-)```")
+    assert.is_string(block)
+    assert.equal(read("examples/sort_with_a_helper.lua"), block)
+    local lines = select(2, block:gsub("\n", ""))
+    assert.is_true(lines <= 16, lines .. " lines")
+  end)
+
+  it("the example prints what its last comment says", function()
+    local src = read("examples/sort_with_a_helper.lua")
+    local expect = src:match("%-%->%s*([^\n]+)")
+    local code, out = H.run(src)
+    assert.equal(0, code)
+    assert.equal(expect .. "\n", out)
+  end)
+end)
