@@ -198,16 +198,17 @@ static LG_NOINLINE lg_greenlet *lg_target(lua_State *L, lg_vm *vm, lg_greenlet *
   }
 }
 
-/* The switch proper, from a C function on L (no context checks here). */
+/* The switch proper, from a C function on L (no context checks here).
+** placed: the values are already where t will take them. */
 static inline int lg_switchto(lua_State *L, lg_vm *vm, lg_greenlet *t,
-			      int tidx, int n, int kind)
+			      int tidx, int n, int kind, int placed)
 {
   lg_greenlet *self = vm->current;
   if (LG_UNLIKELY(t->status != LG_ACTIVE || t == self)) {
     t = lg_target(L, vm, t, &tidx, &kind);
     if (t == NULL) return kind == LG_XERROR ? -1 : n;
   }
-  if (n > 0) {
+  if (n > 0 && !placed) {
     if (!lua_checkstack(t->Lsw, n + LUA_MINSTACK))
       luaL_error(L, "too many values to switch (%d)", n);
     lua_xmove(L, t->Lsw, n);
@@ -251,7 +252,8 @@ static LG_NOINLINE void lg_reap(lua_State *L, lg_vm *vm)
       lg_setslot(L, zi, LG_SLOT_PARENT);		/* zs z */
       z->parent = vm->current;
       lg_getr(L, vm, LG_R_EXIT);			/* zs z exit */
-      if (lg_switchto(L, vm, z, zi, 1, LG_XERROR) < 0 && !lg_isexit(L, vm, -1))
+      if (lg_switchto(L, vm, z, zi, 1, LG_XERROR, 0) < 0 &&
+	  !lg_isexit(L, vm, -1))
 	lg_report(L, "error in a collected greenlet");
       if (z->status != LG_DEAD) {	/* it refused to die: keep it, leaked */
 	lua_settop(L, zi);
@@ -271,7 +273,19 @@ int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
     luaL_error(L, "cannot switch greenlets inside a __gc finalizer or a "
 		  "debug hook");
   if (LG_UNLIKELY(vm->nzombies > 0)) lg_reap(L, vm);
-  return lg_switchto(L, vm, t, tidx, n, kind);
+  return lg_switchto(L, vm, t, tidx, n, kind, 0);
+}
+
+int lg_greenlet_resume(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+		       int n, int kind)
+{
+  if (LG_UNLIKELY(vm->nzombies > 0)) lg_reap(L, vm);
+  return lg_switchto(L, vm, t, tidx, n, kind, 1);
+}
+
+void lg_greenlet_cancel(lg_greenlet *g)
+{
+  if (g->status == LG_NEW) g->status = LG_DEAD;
 }
 
 int lg_greenlet_raise(lua_State *L)
@@ -355,6 +369,32 @@ static void lg_greenlet_main(void *arg)
 }
 
 /* -- Creation ------------------------------------------------------------ */
+
+/* Is the value at idx a greenlet?  A magic word, not a metatable compare:
+** this is on the switch path.  Reading 8 bytes of a shorter userdata stays
+** inside the VM's heap (object headers follow), and only C could forge the
+** word. */
+lg_greenlet *lg_greenlet_test(lua_State *L, int idx)
+{
+  lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, idx);
+  if (g != NULL && lua_type(L, idx) == LUA_TUSERDATA && g->magic == LG_MAGIC)
+    return g;
+  return NULL;
+}
+
+/* The greenlet at idx, or an argument error naming idx. */
+lg_greenlet *lg_greenlet_check(lua_State *L, lg_vm *vm, int idx)
+{
+  lg_greenlet *g = lg_greenlet_test(L, idx);
+  if (g == NULL)
+    luaL_argerror(L, idx, lua_pushfstring(L, "greenlet expected, got %s",
+					  luaL_typename(L, idx)));
+  else if (g->vm != vm)
+    luaL_argerror(L, idx, "greenlet belongs to another Lua VM");
+  return g;
+}
+
+
 
 lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
 			     size_t stacksize, int nidx)

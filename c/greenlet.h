@@ -29,6 +29,8 @@
 
 #define LG_MAGIC	0x6c677265656e6c74ULL	/* "lgreenlt": lg_greenlet.magic */
 
+#define LG_HUBAREA	112	/* bytes of lg_greenlet.hub */
+
 enum { LG_NEW, LG_ACTIVE, LG_DEAD };	/* lg_greenlet.status */
 enum { LG_XVALUES, LG_XERROR };		/* lg_vm.xkind */
 
@@ -46,6 +48,9 @@ typedef struct lg_greenlet {
   unsigned char started;	/* its function was entered */
   unsigned char zombie;		/* unreachable; waits in LG_R_ZOMBIES */
   char name[47];		/* copy of g.name, for the overflow report */
+  /* Owned by the hub layer (hub.c's lg_hubnode): the greenlet layer only
+  ** zeroes it.  Embedded so that parking allocates nothing. */
+  union { unsigned char b[LG_HUBAREA]; double align; void *p; } hub;
 #if LG_ASAN
   void *fake;			/* ASan fake stack while suspended */
 #endif
@@ -88,6 +93,24 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
 ** the top of L is an error to raise with lg_greenlet_raise. */
 int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
 		       int n, int kind);
+
+/* As lg_greenlet_switch, but the n values are already on top of t->Lsw (t
+** suspended) or after the function on t->L (t new): the hub uses it to
+** resume a greenlet that its waker has already handed values to. */
+int lg_greenlet_resume(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+		       int n, int kind);
+
+/* End a greenlet that never started, without running it or switching. */
+void lg_greenlet_cancel(lg_greenlet *g);
+
+/* The state values for t go to: its own thread if new, else the state of
+** the C function it is suspended in. */
+#define lg_greenlet_dest(t)	((t)->status == LG_NEW ? (t)->L : (t)->Lsw)
+
+/* The greenlet at idx, or NULL; the greenlet at idx, or an argument error
+** naming idx (also for a greenlet of another VM). */
+lg_greenlet *lg_greenlet_test(lua_State *L, int idx);
+lg_greenlet *lg_greenlet_check(lua_State *L, lg_vm *vm, int idx);
 
 /* Raise the value on top of L after a switch (re-syncs LuaJIT first). */
 int lg_greenlet_raise(lua_State *L);

@@ -8,18 +8,22 @@
 #define LG_REGKEY "lgreen.core"
 
 void lg_open_greenlet(lua_State *L, int vmi);
+void lg_open_hub(lua_State *L, lg_vm *vm);
 
 LGREEN_API int luaopen_lgreen_core(lua_State *L)
 {
   int vmi;
+  lg_vm *vm;
   lua_getfield(L, LUA_REGISTRYINDEX, LG_REGKEY);	/* M? */
   if (lua_istable(L, -1)) return 1;	/* a second load shares the VM state */
   lua_pop(L, 1);
-  lg_vm_open(L);					/* vm */
+  vm = lg_vm_open(L);					/* vm */
   vmi = lua_gettop(L);
   lua_newtable(L);					/* vm M */
   lg_open_greenlet(L, vmi);				/* vm M G */
   lua_setfield(L, -2, "greenlet");			/* vm M */
+  lg_open_hub(L, vm);					/* vm M H */
+  lua_setfield(L, -2, "hub");				/* vm M */
   lua_pushliteral(L, LGREEN_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushvalue(L, -1);

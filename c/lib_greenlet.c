@@ -11,31 +11,9 @@
 
 #define vmof(L)	((lg_vm *)lua_touserdata((L), lua_upvalueindex(1)))
 
-/* Is the value at idx a greenlet?  A magic word, not a metatable compare:
-** this is on the switch path.  Reading 8 bytes of a shorter userdata stays
-** inside the VM's heap (object headers follow), and only C could forge the
-** word. */
-static lg_greenlet *togreenlet(lua_State *L, int idx)
-{
-  lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, idx);
-  if (g != NULL && lua_type(L, idx) == LUA_TUSERDATA && g->magic == LG_MAGIC)
-    return g;
-  return NULL;
-}
-
-#define isgreenlet(L, idx)	(togreenlet((L), (idx)) != NULL)
-
-/* The greenlet at idx, or an argument error naming idx. */
-static lg_greenlet *checkgreenlet(lua_State *L, lg_vm *vm, int idx)
-{
-  lg_greenlet *g = togreenlet(L, idx);
-  if (g == NULL)
-    luaL_argerror(L, idx, lua_pushfstring(L, "greenlet expected, got %s",
-					  luaL_typename(L, idx)));
-  else if (g->vm != vm)
-    luaL_argerror(L, idx, "greenlet belongs to another Lua VM");
-  return g;
-}
+#define togreenlet lg_greenlet_test
+#define checkgreenlet lg_greenlet_check
+#define isgreenlet(L, idx)	(lg_greenlet_test((L), (idx)) != NULL)
 
 /* opts.stack_size in bytes, 0 when absent. */
 static size_t optstacksize(lua_State *L, int oidx)

@@ -26,7 +26,8 @@ build = {
     ["lgreen.core"] = {
       sources = {
         "c/switch_x86_64.S", "c/switch_aarch64.S", "c/switch.c", "c/stack.c",
-        "c/greenlet.c", "c/lib_greenlet.c", "c/lib_core.c",
+        "c/greenlet.c", "c/hub.c", "c/lib_greenlet.c", "c/lib_hub.c",
+        "c/lib_core.c",
       },
       incdirs = { "$(LIBEV_INCDIR)" },
       libdirs = { "$(LIBEV_LIBDIR)" },

@@ -1,0 +1,519 @@
+/*
+** hub.c — the hub: a libev loop per Lua VM, run in its own greenlet, and
+** the park/wake protocol on top of the greenlet layer.
+**
+** Who may do what:
+** - A libev callback only moves a node into the ready queue.  Its greenlet
+**   is anchored already (a timer or a Timeout holds an anchor), so no Lua
+**   API call is needed there.
+** - wake/throw, called from Lua, place the values the parked side's park
+**   will return onto the state it waits in, anchor it, and queue it.
+** - The hub greenlet (hub_loop, a lua_CFunction) pops the queue and
+**   resumes each greenlet; for a timeout it pushes the result first.
+*/
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "hub.h"
+
+_Static_assert(sizeof(lg_hubnode) <= LG_HUBAREA, "lg_hubnode fits lg_greenlet.hub");
+
+#define LG_HUB_KEY "lgreen.hub"
+
+/* -- Anchors ------------------------------------------------------------- */
+
+/* Anchor the value at idx; returns its ref. */
+static int hub_ref(lua_State *L, lg_hub *hub, int idx)
+{
+  int r;
+  idx = lg_absindex(L, idx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
+  lua_pushvalue(L, idx);				/* A v */
+  r = luaL_ref(L, -2);					/* A */
+  lua_pop(L, 1);
+  return r;
+}
+
+static void hub_unref(lua_State *L, lg_hub *hub, int *ref)
+{
+  if (*ref == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
+  luaL_unref(L, -1, *ref);
+  lua_pop(L, 1);
+  *ref = LUA_NOREF;
+}
+
+/* Push the value anchored at ref. */
+static void hub_getref(lua_State *L, lg_hub *hub, int ref)
+{
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
+  lua_rawgeti(L, -1, ref);				/* A v */
+  lua_remove(L, -2);					/* v */
+}
+
+/* The hub node of g, set up on first use (the greenlet layer zeroes it). */
+static lg_hubnode *hub_node(lg_greenlet *g)
+{
+  lg_hubnode *n = lg_node(g);
+  if (n->g != g) {
+    memset(n, 0, sizeof(*n));
+    n->g = g;
+    n->ref = LUA_NOREF;
+  }
+  return n;
+}
+
+/* -- Ready queue --------------------------------------------------------- */
+
+static void hub_enqueue(lg_hub *hub, lg_hubnode *n)
+{
+  n->state = LG_HN_READY;
+  n->queued = 1;
+  n->next = NULL;
+  if (hub->tail) hub->tail->next = n;
+  else hub->head = n;
+  hub->tail = n;
+  hub->nready++;
+}
+
+static lg_hubnode *hub_pop(lg_hub *hub)
+{
+  lg_hubnode *n = hub->head;
+  if (n) {
+    hub->head = n->next;
+    if (!hub->head) hub->tail = NULL;
+    hub->nready--;
+    n->queued = 0;
+    n->next = NULL;
+  }
+  return n;
+}
+
+/* -- libev callbacks: no Lua ------------------------------------------------ */
+
+/* A park timed out, or a spawn_after delay ran out. */
+static void hub_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  lg_hubnode *n = (lg_hubnode *)(void *)w;
+  (void)loop; (void)revents;
+  if (n->state != LG_HN_PARKED) return;
+  if (n->g->status != LG_NEW) n->wake = LG_HW_TIMEOUT;
+  ((lg_hub *)w->data)->nparked--;
+  hub_enqueue((lg_hub *)w->data, n);	/* keeps the anchor of the park */
+}
+
+/* A Timeout ran out: its greenlet raises at once if parked, else at its
+** next park (a greenlet already woken keeps what it was handed). */
+static void hub_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  lg_timeout *t = (lg_timeout *)(void *)w;
+  lg_hubnode *n = t->target;
+  (void)loop; (void)revents;
+  t->state = LG_TO_FIRED;
+  n->fired = t;			/* consumed by the resume, or the next park */
+  if (n->state == LG_HN_PARKED && n->g->status == LG_ACTIVE) {
+    if (ev_is_active(&n->timer)) {
+      ev_timer_stop(t->hub->loop, &n->timer);
+      t->hub->nparked--;
+    } else {			/* parked without a timer: take t's anchor */
+      n->ref = t->targetref;
+      t->targetref = LUA_NOREF;
+    }
+    n->wake = LG_HW_TIMER;
+    hub_enqueue(t->hub, n);
+  }
+}
+
+/* -- The hub greenlet ---------------------------------------------------- */
+
+static int hub_loop(lua_State *L);
+
+/* Push the hub greenlet, creating it (parent: main) on first use. */
+static lg_greenlet *hub_pushgreenlet(lua_State *L, lg_hub *hub)
+{
+  if (hub->hubg == NULL) {
+    int nidx;
+    lua_pushlightuserdata(L, hub);
+    lua_pushcclosure(L, hub_loop, 1);			/* loop */
+    lua_pushliteral(L, "hub");				/* loop name */
+    nidx = lua_gettop(L);
+    lg_getr(L, hub->vm, LG_R_MAIN);			/* loop name main */
+    hub->hubg = lg_greenlet_new(L, hub->vm, nidx - 1, nidx + 1, 0, nidx);
+    hub->hubref = luaL_ref(L, LUA_REGISTRYINDEX);	/* loop name main */
+    lua_pop(L, 3);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hub->hubref);	/* hubg */
+  return hub->hubg;
+}
+
+/* Push the error of the Timeout that fired for n, and settle it. */
+static void hub_timeout_consume(lua_State *L, lg_hub *hub, lg_hubnode *n)
+{
+  lg_timeout *t = n->fired;
+  hub_getref(L, hub, t->errref != LUA_NOREF ? t->errref : t->selfref); /* err */
+  n->fired = NULL;
+  t->state = LG_TO_DONE;
+  hub_unref(L, hub, &t->targetref);
+  hub_unref(L, hub, &t->selfref);
+}
+
+/* Resume the greenlet of a node popped from the ready queue (on the hub's
+** state L).  Returns when something switches back to the hub. */
+static void hub_resume(lua_State *L, lg_hub *hub, lg_hubnode *n)
+{
+  lg_greenlet *g = n->g;
+  int top = lua_gettop(L), gi, nv = n->nvals, kind = LG_XVALUES;
+  int stale = n->state != LG_HN_READY || g->status == LG_DEAD;
+  hub_getref(L, hub, n->ref);				/* g */
+  hub_unref(L, hub, &n->ref);
+  gi = lua_gettop(L);
+  n->state = LG_HN_IDLE;
+  if (stale) {				/* cancelled while queued */
+    lua_settop(L, top);
+    return;
+  }
+  switch (n->wake) {
+  case LG_HW_TIMEOUT:			/* park returns false */
+    lua_pushboolean(g->Lsw, 0);
+    nv = 1;
+    break;
+  case LG_HW_TIMER:			/* park raises the Timeout's error */
+    hub_timeout_consume(L, hub, n);			/* g err */
+    lua_xmove(L, g->Lsw, 1);
+    nv = 1;
+    kind = LG_XERROR;
+    break;
+  case LG_HW_ERROR:
+    kind = LG_XERROR;
+    break;
+  }
+  if (lg_greenlet_resume(L, hub->vm, g, gi, nv, kind) < 0) {
+    /* A greenlet whose parent is the hub died of an error: report it, the
+    ** hub goes on.  (Greenthreads catch their own errors.) */
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "lgreen: uncaught error in a greenlet of the hub: %s\n",
+	    msg ? msg : luaL_typename(L, -1));
+    fflush(stderr);
+  }
+  lua_settop(L, top);
+}
+
+/* Switch from the hub to main, whose nv values are already on its state. */
+static void hub_tomain(lua_State *L, lg_hub *hub, int nv, int kind)
+{
+  lg_getr(L, hub->vm, LG_R_MAIN);			/* main */
+  hub_node(hub->vm->main)->state = LG_HN_IDLE;
+  lg_greenlet_resume(L, hub->vm, hub->vm->main, lua_gettop(L), nv, kind);
+  lua_pop(L, 1);
+}
+
+/* Run the greenlets ready now (not those they make ready: the loop polls
+** in between, so a busy sleep(0) cannot starve I/O or timers). */
+static void hub_runready(lua_State *L, lg_hub *hub)
+{
+  int k = hub->nready;
+  while (k-- > 0 && hub->head) hub_resume(L, hub, hub_pop(hub));
+}
+
+/* Nothing is ready and no watcher can make anything ready. */
+static void hub_idle(lua_State *L, lg_hub *hub)
+{
+  lua_State *ml = hub->vm->main->Lsw;
+  if (hub->mainwaits) {			/* run(): it is done */
+    hub->mainwaits = 0;
+    lua_pushboolean(ml, 1);
+    hub_tomain(L, hub, 1, LG_XVALUES);
+    return;
+  }
+  /* main waits for something nothing can bring: tell it (gevent: LoopExit) */
+  lua_pushliteral(ml, "lgreen: this would block forever: nothing is "
+		  "ready to run and no timer or watcher is active");
+  hub_tomain(L, hub, 1, LG_XERROR);
+}
+
+/* The hub greenlet's body. */
+static int hub_loop(lua_State *L)
+{
+  lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
+  for (;;) {
+    hub_runready(L, hub);
+    lua_settop(L, 0);
+    if (hub->head) {				/* more ready: poll, no wait */
+      if (hub->ownloop) ev_run(hub->loop, EVRUN_NOWAIT);
+      continue;
+    }
+    if (hub->stepping) {		/* step(): poll once, hand control back */
+      int alive = hub->ownloop ? ev_run(hub->loop, EVRUN_NOWAIT)
+			       : hub->nparked > 0;
+      if (hub->head) continue;
+      hub->stepping = 0;
+      lua_pushboolean(hub->vm->main->Lsw, alive);
+      hub_tomain(L, hub, 1, LG_XVALUES);
+      continue;
+    }
+    if (!ev_run(hub->loop, EVRUN_ONCE) && !hub->head) hub_idle(L, hub);
+  }
+  return 0;
+}
+
+/* -- Park and wake -------------------------------------------------------- */
+
+/* Switch the running greenlet (on L) to the hub. */
+static int hub_switchto(lua_State *L, lg_hub *hub)
+{
+  lg_greenlet *h = hub_pushgreenlet(L, hub);		/* hubg */
+  int r = lg_greenlet_switch(L, hub->vm, h, lua_gettop(L), 0, LG_XVALUES);
+  return r;
+}
+
+int lg_hub_park(lua_State *L, lg_hub *hub, double timeout)
+{
+  lg_greenlet *self = hub->vm->current;
+  lg_hubnode *n = hub_node(self);
+  if (self == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
+  if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
+    hub_timeout_consume(L, hub, n);			/* err */
+    return -1;
+  }
+  n->state = LG_HN_PARKED;
+  if (timeout >= 0) {
+    lg_getr(L, hub->vm, LG_R_CURRENT);			/* self */
+    n->ref = hub_ref(L, hub, -1);
+    lua_pop(L, 1);
+    ev_now_update(hub->loop);
+    ev_timer_init(&n->timer, hub_timer_cb, timeout, 0.);
+    n->timer.data = hub;
+    ev_timer_start(hub->loop, &n->timer);
+    hub->nparked++;
+  }
+  return hub_switchto(L, hub);
+}
+
+/* Stop what made a parked node wait, keep (or take) its anchor. */
+static void hub_unpark(lua_State *L, lg_hub *hub, lg_hubnode *n, int gidx)
+{
+  if (ev_is_active(&n->timer)) {
+    ev_timer_stop(hub->loop, &n->timer);
+    hub->nparked--;
+  } else if (n->ref == LUA_NOREF) {
+    n->ref = hub_ref(L, hub, gidx);
+  }
+}
+
+int lg_hub_wake(lua_State *L, lg_hub *hub, int gidx, int n, int kind)
+{
+  lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, gidx);
+  lg_hubnode *nd = lg_node(g);
+  lua_State *to;
+  if (nd->state != LG_HN_PARKED || g->status != LG_ACTIVE || nd->g != g)
+    return 0;
+  to = g->Lsw;
+  if (!lua_checkstack(to, n + LUA_MINSTACK))
+    luaL_error(L, "too many values to wake with (%d)", n);
+  if (kind == LG_HW_VALUES) lua_pushboolean(to, 1);
+  lua_xmove(L, to, n);
+  hub_unpark(L, hub, nd, gidx);
+  nd->nvals = kind == LG_HW_VALUES ? n + 1 : n;
+  nd->wake = (unsigned char)kind;
+  hub_enqueue(hub, nd);
+  return 1;
+}
+
+void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay)
+{
+  lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, gidx);
+  lg_hubnode *nd = hub_node(g);
+  hub_pushgreenlet(L, hub);				/* .. args hubg */
+  lg_greenlet_setparent(L, gidx, lua_gettop(L));	/* it ends into the hub */
+  lua_pop(L, 1);					/* .. args */
+  if (!lua_checkstack(g->L, n + LUA_MINSTACK))
+    luaL_error(L, "too many arguments (%d)", n);
+  lua_xmove(L, g->L, n);			/* after the function */
+  nd->nvals = n;
+  nd->wake = LG_HW_VALUES;
+  nd->ref = hub_ref(L, hub, gidx);
+  if (delay >= 0) {
+    nd->state = LG_HN_PARKED;
+    ev_now_update(hub->loop);
+    ev_timer_init(&nd->timer, hub_timer_cb, delay, 0.);
+    nd->timer.data = hub;
+    ev_timer_start(hub->loop, &nd->timer);
+    hub->nparked++;
+  } else {
+    hub_enqueue(hub, nd);
+  }
+}
+
+const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx)
+{
+  lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, gidx);
+  lg_hubnode *nd = lg_node(g);
+  if (nd->g != g || g->status == LG_DEAD) return NULL;
+  if (g->status == LG_NEW) {		/* scheduled, never started: it dies */
+    if (ev_is_active(&nd->timer)) {
+      ev_timer_stop(hub->loop, &nd->timer);
+      hub->nparked--;
+    }
+    lg_greenlet_cancel(g);
+    nd->state = LG_HN_IDLE;
+    if (!nd->queued) hub_unref(L, hub, &nd->ref);	/* else at its pop */
+    return "cancelled";
+  }
+  if (nd->state == LG_HN_READY) {	/* woken already: replace the values */
+    lua_State *to = g->Lsw;
+    lua_pop(to, nd->nvals);
+    lua_xmove(L, to, 1);
+    nd->nvals = 1;
+    nd->wake = LG_HW_ERROR;
+    return "thrown";
+  }
+  if (nd->state == LG_HN_PARKED)
+    return lg_hub_wake(L, hub, gidx, 1, LG_HW_ERROR) ? "thrown" : NULL;
+  return NULL;
+}
+
+int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds)
+{
+  lg_greenlet *self = hub->vm->current;
+  lg_hubnode *n = hub_node(self);
+  int r;
+  if (seconds > 0) {
+    r = lg_hub_park(L, hub, seconds);
+  } else {			/* to the back of the ready queue */
+    if (self == hub->hubg) luaL_error(L, "the hub cannot sleep");
+    lg_getr(L, hub->vm, LG_R_CURRENT);
+    n->ref = hub_ref(L, hub, -1);
+    lua_pop(L, 1);
+    n->nvals = 0;
+    n->wake = LG_HW_VALUES;
+    hub_enqueue(hub, n);
+    r = hub_switchto(L, hub);
+  }
+  return r;
+}
+
+int lg_hub_run(lua_State *L, lg_hub *hub)
+{
+  if (hub->vm->current != hub->vm->main)
+    luaL_error(L, "run() must be called from the main greenlet");
+  hub->mainwaits = 1;
+  hub_node(hub->vm->main)->state = LG_HN_PARKED;
+  return hub_switchto(L, hub);
+}
+
+int lg_hub_step(lua_State *L, lg_hub *hub)
+{
+  if (hub->vm->current != hub->vm->main)
+    luaL_error(L, "step() must be called from the main greenlet");
+  hub->stepping = 1;
+  return hub_switchto(L, hub);
+}
+
+/* -- Timeouts ------------------------------------------------------------ */
+
+/* Arm t to raise in the running greenlet (at idx on L: t itself) after
+** seconds; the error is the value at eidx, or t itself if eidx is 0. */
+void lg_timeout_start(lua_State *L, lg_hub *hub, lg_timeout *t, int tidx,
+		      double seconds, int eidx)
+{
+  t->hub = hub;
+  t->target = hub_node(hub->vm->current);
+  lg_getr(L, hub->vm, LG_R_CURRENT);			/* cur */
+  t->targetref = hub_ref(L, hub, -1);
+  lua_pop(L, 1);
+  t->selfref = hub_ref(L, hub, tidx);
+  t->errref = eidx ? hub_ref(L, hub, eidx) : LUA_NOREF;
+  ev_now_update(hub->loop);
+  ev_timer_init(&t->timer, hub_timeout_cb, seconds, 0.);
+  ev_timer_start(hub->loop, &t->timer);
+  t->state = LG_TO_ARMED;
+}
+
+/* Cancel t; returns 1 if it was still pending.  Once its greenlet is queued
+** to raise it, it is being delivered: too late. */
+int lg_timeout_cancel(lua_State *L, lg_timeout *t)
+{
+  lg_hubnode *n = t->target;
+  if (t->state == LG_TO_ARMED) {
+    ev_timer_stop(t->hub->loop, &t->timer);
+  } else if (t->state == LG_TO_FIRED && !(n->fired == t &&
+	     n->state == LG_HN_READY && n->wake == LG_HW_TIMER)) {
+    if (n->fired == t) n->fired = NULL;
+  } else {
+    return 0;
+  }
+  hub_unref(L, t->hub, &t->targetref);
+  hub_unref(L, t->hub, &t->selfref);
+  t->state = LG_TO_DONE;
+  return 1;
+}
+
+/* __gc of a Timeout (never armed, or done: it holds no anchor then). */
+void lg_timeout_free(lua_State *L, lg_timeout *t)
+{
+  if (t->hub && t->errref != LUA_NOREF) hub_unref(L, t->hub, &t->errref);
+}
+
+/* -- Creation --------------------------------------------------------------- */
+
+static int hub_gc(lua_State *L)
+{
+  lg_hub *hub = (lg_hub *)lua_touserdata(L, 1);
+  if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
+  hub->loop = NULL;
+  return 0;
+}
+
+static lg_hub *hub_find(lua_State *L)
+{
+  lg_hub *hub;
+  lua_getfield(L, LUA_REGISTRYINDEX, LG_HUB_KEY);	/* hub? */
+  hub = (lg_hub *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return hub;
+}
+
+static lg_hub *hub_create(lua_State *L, lg_vm *vm)
+{
+  lg_hub *hub = (lg_hub *)lua_newuserdata(L, sizeof(lg_hub));	/* hub */
+  memset(hub, 0, sizeof(*hub));
+  hub->vm = vm;
+  hub->hubref = LUA_NOREF;
+  lua_createtable(L, 0, 1);				/* hub mt */
+  lua_pushcfunction(L, hub_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);				/* hub */
+  lua_setfield(L, LUA_REGISTRYINDEX, LG_HUB_KEY);	/* */
+  lua_newtable(L);
+  hub->anchors = luaL_ref(L, LUA_REGISTRYINDEX);
+  return hub;
+}
+
+lg_hub *lg_hub_open(lua_State *L, lg_vm *vm)
+{
+  lg_hub *hub = hub_find(L);
+  return hub ? hub : hub_create(L, vm);
+}
+
+void lg_hub_newloop(lua_State *L, lg_hub *hub)
+{
+  hub->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+  if (hub->loop == NULL) luaL_error(L, "lgreen: cannot create a libev loop");
+  hub->ownloop = 1;
+}
+
+int lg_hub_setloop(lua_State *L, struct ev_loop *loop)
+{
+  lg_hub *hub = hub_find(L);
+  lg_vm *vm;
+  if (hub && hub->loop) return -1;	/* too late: already in use */
+  lua_getfield(L, LUA_REGISTRYINDEX, "lgreen.vm");	/* vm? */
+  vm = (lg_vm *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (vm == NULL) return -1;
+  if (hub == NULL) hub = hub_create(L, vm);
+  hub->loop = loop;
+  hub->ownloop = 0;
+  return 0;
+}

@@ -1,0 +1,109 @@
+/*
+** hub.h — one libev loop per Lua VM, run by the hub greenlet; park/wake.
+**
+** A greenlet that waits parks: it switches to the hub greenlet, which runs
+** the ready queue and the loop.  Whoever wakes it (a Lua caller of wake or
+** throw, or the hub for a timeout) first places what the parked side's park
+** call will return onto the state it is suspended in, then queues it.  libev
+** callbacks run no Lua and call no Lua API: they only queue nodes.
+*/
+#ifndef LG_HUB_H
+#define LG_HUB_H
+
+#include <ev.h>
+
+#include "greenlet.h"
+
+/* lg_hubnode.state */
+enum { LG_HN_IDLE, LG_HN_PARKED, LG_HN_READY };
+/* lg_hubnode.wake: how a ready greenlet resumes */
+enum {
+  LG_HW_VALUES,		/* nvals values placed (park: true, ...) */
+  LG_HW_ERROR,		/* one error value placed: raised in park */
+  LG_HW_TIMEOUT,	/* its park timed out: the hub pushes false */
+  LG_HW_TIMER		/* a Timeout fired: the hub pushes its error */
+};
+
+typedef struct lg_timeout lg_timeout;
+
+/* Per-greenlet hub state, in lg_greenlet.hub: parking allocates nothing. */
+typedef struct lg_hubnode {
+  ev_timer timer;		/* park timeout, or spawn_after delay */
+  struct lg_hubnode *next;	/* ready queue link */
+  lg_greenlet *g;		/* the greenlet this node belongs to */
+  lg_timeout *fired;		/* LG_HW_TIMER: the Timeout that fired */
+  int ref;			/* anchor while the hub holds it, or LUA_NOREF */
+  int nvals;			/* values placed for the resume */
+  unsigned char state;		/* LG_HN_IDLE, LG_HN_PARKED or LG_HN_READY */
+  unsigned char wake;		/* LG_HW_x */
+  unsigned char queued;		/* linked in the ready queue (maybe stale) */
+} lg_hubnode;
+
+#define lg_node(g)	((lg_hubnode *)(void *)(g)->hub.b)
+
+/* A Timeout: raises its error in its greenlet unless cancelled in time. */
+struct lg_timeout {
+  ev_timer timer;		/* must be first: the callback casts */
+  struct lg_hub *hub;		/* hub of its VM */
+  lg_hubnode *target;		/* node of the greenlet it raises in */
+  int targetref;		/* anchor of the target while armed */
+  int selfref;			/* anchor of this userdata while armed */
+  int errref;			/* the error value to raise */
+  unsigned char state;		/* LG_TO_x */
+};
+enum { LG_TO_NEW, LG_TO_ARMED, LG_TO_FIRED, LG_TO_DONE };
+
+typedef struct lg_hub {
+  struct ev_loop *loop;		/* the loop: ours or the host's */
+  lg_vm *vm;			/* greenlet state of this VM */
+  lg_greenlet *hubg;		/* the hub greenlet, NULL until first use */
+  int hubref;			/* registry ref of the hub greenlet */
+  int anchors;			/* registry ref of the anchor table */
+  lg_hubnode *head, *tail;	/* ready queue, FIFO */
+  int nready;			/* entries in the ready queue */
+  int nparked;			/* greenlets parked with a timer (anchored) */
+  unsigned char ownloop;	/* we made the loop: we destroy it */
+  unsigned char mainwaits;	/* main is in run(): wake it when idle */
+  unsigned char stepping;	/* main is in step(): return when idle */
+} lg_hub;
+
+/* Find or create the hub of L's VM (without a loop yet). */
+lg_hub *lg_hub_open(lua_State *L, lg_vm *vm);
+/* Give the hub a loop of its own (first use, unless the host gave one). */
+void lg_hub_newloop(lua_State *L, lg_hub *hub);
+#define lg_hub_ready(L, hub) \
+  do { if (LG_UNLIKELY((hub)->loop == NULL)) lg_hub_newloop((L), (hub)); } while (0)
+/* Use the host's loop; only before the hub's first use.  0 or -1. */
+int lg_hub_setloop(lua_State *L, struct ev_loop *loop);
+
+/* The running greenlet waits (timeout < 0: no timeout).  Returns like
+** lg_greenlet_switch: values on top of L (true, ... or false on timeout),
+** or -1 with an error to raise. */
+int lg_hub_park(lua_State *L, lg_hub *hub, double timeout);
+/* Wake the greenlet at gidx with the top n values of L (or, kind
+** LG_HW_ERROR, the error on top).  0 if it was not parked. */
+int lg_hub_wake(lua_State *L, lg_hub *hub, int gidx, int n, int kind);
+/* Queue the new greenlet at gidx with the top n values of L as its
+** arguments, after delay seconds (< 0: now).  Its parent becomes the hub:
+** what it returns goes nowhere, what it raises is reported. */
+void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay);
+/* Kill the greenlet at gidx with the error on top of L: a parked or queued
+** one resumes with it, a new one dies without running.  Returns what
+** happened: "thrown", "cancelled", or NULL (not the hub's to kill). */
+const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx);
+/* Yield to every greenlet ready now, or sleep. */
+int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds);
+/* From main: run until nothing is ready and no watcher is active. */
+int lg_hub_run(lua_State *L, lg_hub *hub);
+/* From main: run what is ready without blocking.  Returns 1 if watchers
+** or ready greenlets remain. */
+int lg_hub_step(lua_State *L, lg_hub *hub);
+
+/* Timeouts: arm (t is the userdata at tidx; error at eidx, 0: t itself),
+** cancel (1 if it was pending), and release at __gc. */
+void lg_timeout_start(lua_State *L, lg_hub *hub, lg_timeout *t, int tidx,
+		      double seconds, int eidx);
+int lg_timeout_cancel(lua_State *L, lg_timeout *t);
+void lg_timeout_free(lua_State *L, lg_timeout *t);
+
+#endif

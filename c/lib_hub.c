@@ -1,0 +1,245 @@
+/*
+** lib_hub.c — core.hub: the hub's primitives for the lua/lgreen modules.
+** Argument checks only; policy (waiter lists, green threads) is in Lua.
+** Every function has one upvalue: the lg_hub userdata.
+*/
+#include <string.h>
+
+#include "hub.h"
+
+#define LG_TIMEOUT_META "lgreen.Timeout"
+
+static lg_hub *hubof(lua_State *L)
+{
+  lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
+  lg_hub_ready(L, hub);
+  return hub;
+}
+
+/* Optional seconds at idx: -1 when absent. */
+static double optseconds(lua_State *L, int idx)
+{
+  lua_Number s;
+  if (lua_isnoneornil(L, idx)) return -1;
+  s = lua_tonumber(L, idx);
+  if (lua_type(L, idx) != LUA_TNUMBER || !(s >= 0) || s > 1e9)
+    luaL_argerror(L, idx, "seconds must be a number from 0 to 1e9");
+  return (double)s;
+}
+
+#define ret(L, n)	((n) < 0 ? lg_greenlet_raise(L) : (n))
+
+/* park([timeout]) -> true, ... | false */
+static int hub_park(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  double t = optseconds(L, 1);
+  int n;
+  lua_settop(L, 0);
+  n = lg_hub_park(L, hub, t);
+  return ret(L, n);
+}
+
+/* wake(g, ...) -> boolean: false if g was not parked */
+static int hub_wake(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  lg_greenlet_check(L, hub->vm, 1);
+  lua_pushboolean(L, lg_hub_wake(L, hub, 1, lua_gettop(L) - 1, LG_HW_VALUES));
+  return 1;
+}
+
+/* throw(g, err) -> "thrown" | "cancelled" | nil */
+static int hub_throw(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  const char *what;
+  lg_greenlet_check(L, hub->vm, 1);
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  what = lg_hub_throw(L, hub, 1);
+  if (what == NULL) return 0;
+  lua_pushstring(L, what);
+  return 1;
+}
+
+/* schedule(g, ...): start new greenlet g with ... when the hub gets to it */
+static int hub_schedule(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  lg_greenlet *g = lg_greenlet_check(L, hub->vm, 1);
+  if (g->status != LG_NEW || lg_node(g)->g == g)
+    luaL_argerror(L, 1, "greenlet already started or scheduled");
+  lg_hub_schedule(L, hub, 1, lua_gettop(L) - 1, -1);
+  return 0;
+}
+
+/* schedule_after(seconds, g, ...) */
+static int hub_schedule_after(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  double s = optseconds(L, 1);
+  lg_greenlet *g = lg_greenlet_check(L, hub->vm, 2);
+  if (s < 0) luaL_argerror(L, 1, "number expected");
+  if (g->status != LG_NEW || lg_node(g)->g == g)
+    luaL_argerror(L, 2, "greenlet already started or scheduled");
+  lg_hub_schedule(L, hub, 2, lua_gettop(L) - 2, s);
+  return 0;
+}
+
+/* sleep([seconds]): 0 or none yields to every greenlet ready now */
+static int hub_sleep(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  double s = optseconds(L, 1);
+  int n;
+  lua_settop(L, 0);
+  n = lg_hub_sleep(L, hub, s);
+  if (n < 0) return lg_greenlet_raise(L);
+  return 0;
+}
+
+static int hub_run(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  int n;
+  lua_settop(L, 0);
+  n = lg_hub_run(L, hub);
+  if (n < 0) return lg_greenlet_raise(L);
+  return 0;
+}
+
+/* step() -> boolean: anything left to wait for */
+static int hub_step(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  int n;
+  lua_settop(L, 0);
+  n = lg_hub_step(L, hub);
+  return ret(L, n);
+}
+
+static int hub_now(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  ev_now_update(hub->loop);
+  lua_pushnumber(L, (lua_Number)ev_now(hub->loop));
+  return 1;
+}
+
+/* greenlet() -> the hub greenlet, or nil before first use */
+static int hub_greenlet(lua_State *L)
+{
+  lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
+  if (hub->hubg == NULL) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hub->hubref);
+  return 1;
+}
+
+/* site(level) -> function, line: who called at that level (for reports) */
+static int hub_site(lua_State *L)
+{
+  lua_Debug ar;
+  if (!lua_getstack(L, (int)luaL_checkinteger(L, 1), &ar)) return 0;
+  lua_getinfo(L, "fl", &ar);				/* f */
+  lua_pushinteger(L, ar.currentline);
+  return 2;
+}
+
+static int hub_stats(lua_State *L)
+{
+  lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, hub->nready);
+  lua_setfield(L, -2, "ready");
+  lua_pushinteger(L, hub->nparked);
+  lua_setfield(L, -2, "timers");
+  return 1;
+}
+
+/* -- Timeout ------------------------------------------------------------ */
+
+/* timeout(seconds [, err]) -> Timeout, armed for the running greenlet */
+static int hub_timeout(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  double s = optseconds(L, 1);
+  lg_timeout *t;
+  if (s < 0) luaL_argerror(L, 1, "number expected");
+  lua_settop(L, 2);
+  t = (lg_timeout *)lua_newuserdata(L, sizeof(lg_timeout));	/* s err t */
+  t->hub = NULL;
+  t->state = LG_TO_NEW;
+  t->errref = LUA_NOREF;
+  luaL_getmetatable(L, LG_TIMEOUT_META);
+  lua_setmetatable(L, 3);
+  if (hub->vm->current == hub->hubg) luaL_error(L, "no Timeout in the hub");
+  lg_timeout_start(L, hub, t, 3, s, lua_isnil(L, 2) ? 0 : 2);
+  return 1;
+}
+
+static lg_timeout *checktimeout(lua_State *L)
+{
+  return (lg_timeout *)luaL_checkudata(L, 1, LG_TIMEOUT_META);
+}
+
+static int to_cancel(lua_State *L)
+{
+  lua_pushboolean(L, lg_timeout_cancel(L, checktimeout(L)));
+  return 1;
+}
+
+static int to_index(lua_State *L)
+{
+  lg_timeout *t = checktimeout(L);
+  const char *k = luaL_checkstring(L, 2);
+  if (k[0] == 'p' && !strcmp(k, "pending")) {
+    lua_pushboolean(L, t->state == LG_TO_ARMED ||
+		       (t->state == LG_TO_FIRED && t->target->fired == t));
+  } else if (!strcmp(k, "cancel")) {
+    lua_pushcfunction(L, to_cancel);
+  } else {
+    lua_pushnil(L);
+  }
+  return 1;
+}
+
+static int to_tostring(lua_State *L)
+{
+  lg_timeout *t = checktimeout(L);
+  lua_pushfstring(L, "Timeout (%s)", t->state == LG_TO_ARMED ? "pending" :
+		  t->state == LG_TO_FIRED ? "fired" : "done");
+  return 1;
+}
+
+static int to_gc(lua_State *L)
+{
+  lg_timeout_free(L, checktimeout(L));
+  return 0;
+}
+
+static const luaL_Reg hub_funcs[] = {
+  { "park", hub_park }, { "wake", hub_wake }, { "throw", hub_throw },
+  { "schedule", hub_schedule }, { "schedule_after", hub_schedule_after },
+  { "sleep", hub_sleep }, { "run", hub_run }, { "step", hub_step },
+  { "now", hub_now }, { "greenlet", hub_greenlet }, { "site", hub_site },
+  { "stats", hub_stats }, { "timeout", hub_timeout },
+  { NULL, NULL }
+};
+
+/* Push the hub module table. */
+void lg_open_hub(lua_State *L, lg_vm *vm)
+{
+  lg_hub_open(L, vm);
+  luaL_newmetatable(L, LG_TIMEOUT_META);		/* mt */
+  lua_pushcfunction(L, to_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, to_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, to_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  lua_newtable(L);					/* H */
+  lua_getfield(L, LUA_REGISTRYINDEX, "lgreen.hub");	/* H hub */
+  lg_setfuncs(L, hub_funcs, 1);				/* H */
+}
