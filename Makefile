@@ -27,7 +27,7 @@ endif
 SO51 = $(BUILD)/5.1/lgreen/core.so
 SO54 = $(BUILD)/5.4/lgreen/core.so
 
-.PHONY: all build test demo bench check-valgrind check-asan clean deps
+.PHONY: all build test demo bench check-valgrind check-asan check-aarch64 clean deps
 
 all build: $(SO51) $(SO54)
 
@@ -59,6 +59,10 @@ check-asan: deps
 
 check-valgrind: deps
 	@sh spec/run.sh --valgrind
+
+# The aarch64 switch, cross-built and run under qemu-user.
+check-aarch64:
+	@sh spec/c/check_aarch64.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -3,7 +3,7 @@
 ** operations on it.  One implementation per ABI, chosen by a flat #if chain:
 **   switch_x86_64.S   x86_64 SysV
 **   switch_aarch64.S  AAPCS64
-**   switch_ucontext.c anything else, or LG_UCONTEXT=1 at build time
+**   switch.c          ucontext: anything else, or LG_UCONTEXT=1 at build time
 */
 #ifndef LG_SWITCH_H
 #define LG_SWITCH_H

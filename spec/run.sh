@@ -47,6 +47,12 @@ bust() {
 ctests() {
   dir=$1
   mkdir -p "$dir/test"
+  cc -O2 -Wall -o "$dir/test/switch_check" spec/c/switch_check.c c/switch.c \
+    c/switch_x86_64.S c/switch_aarch64.S &&
+  cc -O2 -Wall -DLG_UCONTEXT=1 -o "$dir/test/switch_check_uc" \
+    spec/c/switch_check.c c/switch.c || return 1
+  tally "C: context switch (asm)" "$dir/test/switch_check"
+  tally "C: context switch (ucontext)" "$dir/test/switch_check_uc"
   cc -O1 -g -I/usr/include/luajit-2.1 spec/c/two_vms.c -o "$dir/test/two_vms_luajit" \
     -lluajit-5.1 -lpthread &&
   cc -O1 -g -I/usr/include/lua5.4 spec/c/two_vms.c -o "$dir/test/two_vms_lua54" \
