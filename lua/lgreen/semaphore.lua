@@ -1,0 +1,68 @@
+-- Semaphore, BoundedSemaphore and Lock (eventlet.semaphore).  Waiters are
+-- served in FIFO order: release hands the count to the first waiter.
+local Waiters = require "lgreen.waiters"
+
+local error, type, setmetatable = error, type, setmetatable
+
+local Semaphore = {}
+Semaphore.__index = Semaphore
+
+local function check_count(n, what)
+  if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
+    error(("bad argument #1 to '%s' (count must be a whole number >= 0)"):format(what), 3)
+  end
+end
+
+local function new(n, bound)
+  if n == nil then n = 1 end
+  check_count(n, bound and "BoundedSemaphore" or "Semaphore")
+  return setmetatable({ counter = n, bound = bound and n or nil,
+                        waiters = Waiters.new() }, Semaphore)
+end
+
+-- acquire([blocking = true] [, timeout]) -> true, or false when it would
+-- block (blocking false) or the timeout passes.
+function Semaphore:acquire(blocking, timeout)
+  if self.counter > 0 and self.waiters.n == 0 then
+    self.counter = self.counter - 1
+    return true
+  end
+  if blocking == false then return false end
+  -- release() hands its count straight to us: no re-check, no overtaking
+  return self.waiters:wait(timeout) ~= false
+end
+
+function Semaphore:release()
+  if self.waiters.n > 0 and self.waiters:wake_one() then return true end
+  if self.bound and self.counter >= self.bound then
+    error("BoundedSemaphore released too many times", 2)
+  end
+  self.counter = self.counter + 1
+  return true
+end
+
+function Semaphore:locked()
+  return self.counter <= 0
+end
+
+-- How many acquire() would succeed now, minus those waiting.
+function Semaphore:balance()
+  return self.counter - self.waiters.n
+end
+
+-- Run fn(...) holding the semaphore; released however fn ends.
+function Semaphore:with(fn, ...)
+  self:acquire()
+  local function settle(ok, ...)
+    self:release()
+    if not ok then error((...), 0) end
+    return ...
+  end
+  return settle(pcall(fn, ...))
+end
+
+local M = {}
+function M.Semaphore(n) return new(n, false) end
+function M.BoundedSemaphore(n) return new(n, true) end
+function M.Lock() return new(1, true) end
+return M
