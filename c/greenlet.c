@@ -78,7 +78,7 @@ static inline int lg_unsafe(lua_State *L, lg_vm *vm)
 ** running on. */
 static void lg_arrived(lg_vm *vm, lg_greenlet *self)
 {
-  if (vm->released.map) lg_stack_put(&vm->pool, &vm->released);
+  if (vm->released.lo) lg_stack_put(&vm->pool, &vm->released);
 #if LG_ASAN
   const void *lo;
   size_t size;
@@ -95,11 +95,13 @@ static void lg_arrived(lg_vm *vm, lg_greenlet *self)
 /* Swap from the running greenlet to t (vm->nxfer/xkind already set). */
 static void lg_swap(lg_vm *vm, lg_greenlet *self, lg_greenlet *t, int dying)
 {
+  if (LG_UNLIKELY(!dying && lg_stack_smashed(&self->stack)))
+    lg_stack_overflowed(&self->stack);
   vm->current = t;
-  lg_stack_current = t->stack.map ? &t->stack : NULL;
+  lg_stack_current = t->stack.lo ? &t->stack : NULL;
 #if LG_ASAN
   vm->from = self;
-  if (t->stack.map)
+  if (t->stack.lo)
     __sanitizer_start_switch_fiber(dying ? NULL : &self->fake,
 				   lg_stack_lo(&t->stack), t->stack.size);
   else
@@ -350,9 +352,10 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
     lua_settop(T, 0);
   }
   /* The side we resume releases our stack: we are still running on it. */
+  if (LG_UNLIKELY(lg_stack_smashed(&g->stack))) lg_stack_overflowed(&g->stack);
   lg_unlink(g);
   vm->released = g->stack;
-  g->stack.map = NULL;
+  g->stack.lo = NULL;
   vm->nxfer = n;
   vm->xkind = kind;
   lg_swap(vm, g, p, 1);
@@ -481,7 +484,7 @@ static int lg_vm_gc(lua_State *L)
     next = g->next;
     if (g != vm->current) lg_stack_unmap(&vm->pool, &g->stack);
   }
-  if (vm->released.map) lg_stack_unmap(&vm->pool, &vm->released);
+  if (vm->released.lo) lg_stack_unmap(&vm->pool, &vm->released);
   lg_stack_drain(&vm->pool);
   return 0;
 }

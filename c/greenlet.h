@@ -37,7 +37,7 @@ enum { LG_XVALUES, LG_XERROR };		/* lg_vm.xkind */
 typedef struct lg_greenlet {
   unsigned long long magic;	/* LG_MAGIC: cheap type check with the size */
   lg_ctx ctx;			/* machine context while suspended */
-  lg_stack stack;		/* own C stack; map == NULL: none (main, new) */
+  lg_stack stack;		/* own C stack; lo == NULL: none (main, new) */
   lua_State *L;			/* own thread (main: the VM's state) */
   lua_State *Lsw;		/* state whose C function it is suspended in */
   struct lg_greenlet *parent;	/* gets results and errors; NULL for main */

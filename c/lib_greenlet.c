@@ -202,6 +202,10 @@ static int gl_stats(lua_State *L)
   lua_setfield(L, -2, "zombies");
   lua_pushinteger(L, vm->nthreads);
   lua_setfield(L, -2, "threads_pooled");
+  lua_pushinteger(L, (lua_Integer)(vm->pool.nslabs * LG_SLAB_N));
+  lua_setfield(L, -2, "slab_stacks");
+  lua_pushinteger(L, (lua_Integer)vm->pool.maxguarded);
+  lua_setfield(L, -2, "max_guarded");
   lua_pushstring(L, LG_LUA54 ? "5.4" : vm->luajit ? "luajit" : "5.1");
   lua_setfield(L, -2, "vm");
   lua_pushstring(L, LG_UCONTEXT ? "ucontext" : "asm");

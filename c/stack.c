@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,22 +27,35 @@
 #include <sanitizer/asan_interface.h>
 /* Frames of a greenlet that died never returned: their redzones would stay
 ** poisoned for the next user of the memory. */
-#define lg_unpoison(s) __asan_unpoison_memory_region(lg_stack_lo(s), (s)->size)
+#define lg_unpoison(s) __asan_unpoison_memory_region((s)->lo, (s)->size)
 #else
 #define lg_unpoison(s) ((void)0)
 #endif
 
+static long lg_max_map_count(void);
+
 void lg_stack_poolinit(lg_stackpool *p, size_t defsize)
 {
-  p->nfree = 0;
-  p->nmapped = 0;
+  long maxmap = lg_max_map_count();
+  memset(p, 0, sizeof(*p));
   p->pagesize = (size_t)sysconf(_SC_PAGESIZE);
   p->defsize = defsize;
+  /* guarded stacks may take half of the mappings the kernel allows */
+  p->maxguarded = (size_t)(maxmap > 0 ? maxmap : 65530) / 4;
 }
 
 static size_t roundpage(lg_stackpool *p, size_t n)
 {
   return (n + p->pagesize - 1) & ~(p->pagesize - 1);
+}
+
+static void lg_stack_register(lg_stack *s)
+{
+#if LG_VALGRIND
+  s->vgid = VALGRIND_STACK_REGISTER(s->lo, s->lo + s->size);
+#else
+  s->vgid = 0;
+#endif
 }
 
 static int lg_stack_map(lg_stackpool *p, size_t size, lg_stack *s)
@@ -57,56 +71,122 @@ static int lg_stack_map(lg_stackpool *p, size_t size, lg_stack *s)
 #ifdef MADV_NOHUGEPAGE
   madvise(m + LG_GUARD, size, MADV_NOHUGEPAGE);
 #endif
-  s->map = m;
+  s->lo = m + LG_GUARD;
   s->size = size;
-#if LG_VALGRIND
-  s->vgid = VALGRIND_STACK_REGISTER(m + LG_GUARD, m + LG_GUARD + size);
-#else
-  s->vgid = 0;
-#endif
+  s->slab = 0;
+  lg_stack_register(s);
   p->nmapped++;
+  return 0;
+}
+
+/* Grow a malloc'd array of n used, *cap allocated entries of sz bytes. */
+static int lg_grow(void **a, size_t n, size_t *cap, size_t sz)
+{
+  void *na;
+  if (n < *cap) return 0;
+  na = realloc(*a, (*cap ? *cap * 2 : 64) * sz);
+  if (na == NULL) return ENOMEM;
+  *a = na;
+  *cap = *cap ? *cap * 2 : 64;
+  return 0;
+}
+
+/* Map a slab of LG_SLAB_N default-size stacks, all to slabfree. */
+static int lg_stack_newslab(lg_stackpool *p)
+{
+  size_t i, sz = p->defsize;
+  char *m;
+  if (lg_grow((void **)&p->slabs, p->nslabs, &p->slabscap, sizeof(char *)))
+    return ENOMEM;
+  /* every slab stack may come back at once: room for all of them */
+  while (p->slabcap < (p->nslabs + 1) * LG_SLAB_N)
+    if (lg_grow((void **)&p->slabfree, p->slabcap, &p->slabcap, sizeof(lg_stack)))
+      return ENOMEM;
+  m = mmap(NULL, sz * LG_SLAB_N, PROT_READ | PROT_WRITE,
+	   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return errno;
+#ifdef MADV_NOHUGEPAGE
+  madvise(m, sz * LG_SLAB_N, MADV_NOHUGEPAGE);
+#endif
+  p->slabs[p->nslabs++] = m;
+  for (i = LG_SLAB_N; i-- > 0; ) {	/* lowest address handed out last */
+    lg_stack *s = &p->slabfree[p->nslabfree++];
+    s->lo = m + i * sz;
+    s->size = sz;
+    s->slab = 1;
+    s->label = NULL;
+    lg_stack_register(s);
+  }
   return 0;
 }
 
 int lg_stack_get(lg_stackpool *p, size_t size, lg_stack *s)
 {
   size = roundpage(p, size);
-  if (size == p->defsize && p->nfree > 0) {
-    *s = p->free[--p->nfree];
-    return 0;
+  if (size == p->defsize) {
+    if (p->nfree > 0) {
+      *s = p->free[--p->nfree];
+      return 0;
+    }
+    if (p->nmapped >= p->maxguarded) {	/* rule 6: slabs from here on */
+      int err;
+      if (p->nslabfree == 0 && (err = lg_stack_newslab(p)) != 0) return err;
+      *s = p->slabfree[--p->nslabfree];
+      *(unsigned long long *)(void *)s->lo = LG_CANARY;
+      return 0;
+    }
   }
   return lg_stack_map(p, size, s);
 }
 
 void lg_stack_unmap(lg_stackpool *p, lg_stack *s)
 {
+  if (s->slab) return;		/* slabs go as a whole, at drain */
   lg_unpoison(s);
 #if LG_VALGRIND
   VALGRIND_STACK_DEREGISTER(s->vgid);
 #endif
-  munmap(s->map, LG_GUARD + s->size);
-  s->map = NULL;
+  munmap(s->lo - LG_GUARD, LG_GUARD + s->size);
+  s->lo = NULL;
   p->nmapped--;
+}
+
+/* Beyond the hot few, hand the cold part back: it is zero when touched
+** again.  The hot few cost no syscall, so spawn/finish cycles stay cheap. */
+static void lg_stack_cool(lg_stack *s, size_t npooled)
+{
+  if (npooled >= LG_POOL_HOT && s->size > LG_HOTBYTES)
+    madvise(s->lo, s->size - LG_HOTBYTES, MADV_DONTNEED);
 }
 
 void lg_stack_put(lg_stackpool *p, lg_stack *s)
 {
   lg_unpoison(s);
-  if (s->size != p->defsize || p->nfree == LG_POOL_MAX) {
+  if (s->slab) {		/* room was made when its slab was mapped */
+    lg_stack_cool(s, p->nslabfree);
+    p->slabfree[p->nslabfree++] = *s;
+  } else if (s->size != p->defsize || p->nfree == LG_POOL_MAX) {
     lg_stack_unmap(p, s);
-    return;
+  } else {
+    lg_stack_cool(s, (size_t)p->nfree);
+    p->free[p->nfree++] = *s;
   }
-  /* Beyond the hot few, hand the cold part back: it is zero when touched
-  ** again.  The hot few cost no syscall, so spawn/finish cycles stay cheap. */
-  if (p->nfree >= LG_POOL_HOT && s->size > LG_HOTBYTES)
-    madvise(lg_stack_lo(s), s->size - LG_HOTBYTES, MADV_DONTNEED);
-  p->free[p->nfree++] = *s;
-  s->map = NULL;
+  s->lo = NULL;
 }
 
 void lg_stack_drain(lg_stackpool *p)
 {
+  size_t i;
   while (p->nfree > 0) lg_stack_unmap(p, &p->free[--p->nfree]);
+#if LG_VALGRIND
+  for (i = 0; i < p->nslabfree; i++) VALGRIND_STACK_DEREGISTER(p->slabfree[i].vgid);
+#endif
+  for (i = 0; i < p->nslabs; i++) munmap(p->slabs[i], p->defsize * LG_SLAB_N);
+  free(p->slabs);
+  free(p->slabfree);
+  p->slabs = NULL;
+  p->slabfree = NULL;
+  p->nslabs = p->nslabfree = p->slabcap = p->slabscap = 0;
 }
 
 static long lg_max_map_count(void)
@@ -169,6 +249,19 @@ static void lg_putstr(char **p, char *end, const char *s)
   while (*s && *p < end) *(*p)++ = *s++;
 }
 
+/* One line on stderr, then exit: async-signal-safe (write, _exit). */
+void lg_stack_overflowed(const lg_stack *s)
+{
+  char buf[256], *p = buf, *end = buf + sizeof(buf) - 2;
+  lg_putstr(&p, end, "lgreen: stack overflow in greenlet ");
+  lg_putstr(&p, end, s->label ? s->label : "?");
+  lg_putstr(&p, end, " (stack size ");
+  lg_putnum(&p, s->size / 1024);
+  lg_putstr(&p, end, " KiB; raise opts.stack_size)\n");
+  if (write(2, buf, (size_t)(p - buf)) < 0) { /* nothing left to do */ }
+  _exit(2);
+}
+
 /* SIGSEGV on the alternate stack: a fault in the current greenlet's guard is
 ** a stack overflow, reported in one line; anything else goes on to the
 ** handler that was there before us (or the default action). */
@@ -176,16 +269,8 @@ static void lg_segv(int sig, siginfo_t *si, void *uc)
 {
   const lg_stack *s = lg_stack_current;
   char *a = (char *)si->si_addr;
-  if (s && a >= s->map && a < s->map + LG_GUARD) {
-    char buf[256], *p = buf, *end = buf + sizeof(buf) - 2;
-    lg_putstr(&p, end, "lgreen: stack overflow in greenlet ");
-    lg_putstr(&p, end, s->label ? s->label : "?");
-    lg_putstr(&p, end, " (stack size ");
-    lg_putnum(&p, s->size / 1024);
-    lg_putstr(&p, end, " KiB; raise opts.stack_size)\n");
-    if (write(2, buf, (size_t)(p - buf)) < 0) { /* nothing left to do */ }
-    _exit(2);
-  }
+  if (s && !s->slab && a >= s->lo - LG_GUARD && a < s->lo)
+    lg_stack_overflowed(s);
   if (lg_oldsegv.sa_flags & SA_SIGINFO) {
     lg_oldsegv.sa_sigaction(sig, si, uc);
   } else if (lg_oldsegv.sa_handler != SIG_DFL &&

@@ -1,5 +1,11 @@
 /*
 ** stack.h — C stacks for greenlets: mmap'd, guarded below, pooled.
+**
+** A guarded stack costs two kernel mappings, and vm.max_map_count caps them
+** (65530 by default: ~32,000 stacks).  Past a quarter of that limit, stacks
+** come from slabs of LG_SLAB_N stacks in one mapping, with no guard between
+** them but a canary word at the bottom of each, checked at every switch out
+** of it (rule 6).
 */
 #ifndef LG_STACK_H
 #define LG_STACK_H
@@ -16,33 +22,46 @@
 #define LG_POOL_MAX	256		/* pooled stacks at most; more are unmapped */
 #define LG_STACK_MIN	(32 * 1024)	/* smallest opts.stack_size accepted */
 #define LG_STACK_MAX	((size_t)1 << 30)
+#define LG_SLAB_N	64		/* stacks per slab mapping */
+#define LG_CANARY	0x6c67737461636b21ULL	/* "lgstack!" at a slab stack's bottom */
 
 typedef struct lg_stack {
-  char *map;		/* start of the mapping: the guard, then the stack */
-  size_t size;		/* usable bytes above the guard */
+  char *lo;		/* lowest usable byte; a guarded one has LG_GUARD below */
+  size_t size;		/* usable bytes */
   unsigned vgid;	/* valgrind's stack id (LG_VALGRIND builds) */
+  unsigned char slab;	/* from a slab: no guard, a canary at lo */
   const char *label;	/* who runs on it, for the overflow report */
 } lg_stack;
 
 typedef struct lg_stackpool {
-  lg_stack free[LG_POOL_MAX];	/* released stacks of size defsize, LIFO */
+  lg_stack free[LG_POOL_MAX];	/* released guarded stacks of defsize, LIFO */
   int nfree;			/* entries used in free[] */
+  lg_stack *slabfree;		/* released slab stacks (malloc'd), LIFO */
+  size_t nslabfree, slabcap;	/* entries used, allocated in slabfree */
+  char **slabs;			/* slab mappings, unmapped by lg_stack_drain */
+  size_t nslabs, slabscap;	/* entries used, allocated in slabs */
   size_t defsize;		/* default usable size for this VM */
-  size_t nmapped;		/* stacks mapped now: in use plus pooled */
+  size_t nmapped;		/* guarded stacks mapped now (used + pooled) */
+  size_t maxguarded;		/* beyond this many, slabs */
   size_t pagesize;		/* from sysconf, cached */
 } lg_stackpool;
 
-#define lg_stack_lo(s)	((s)->map + LG_GUARD)	/* lowest usable byte */
+#define lg_stack_lo(s)	((s)->lo)
+/* Has a slab stack run over its bottom? */
+#define lg_stack_smashed(s) \
+  ((s)->slab && *(const unsigned long long *)(const void *)(s)->lo != LG_CANARY)
 
 void lg_stack_poolinit(lg_stackpool *p, size_t defsize);
 /* Get a stack of at least size usable bytes.  Returns 0 or an errno. */
 int lg_stack_get(lg_stackpool *p, size_t size, lg_stack *s);
 /* Give a stack back: pooled (cold pages returned) or unmapped. */
 void lg_stack_put(lg_stackpool *p, lg_stack *s);
-/* Unmap every pooled stack. */
+/* Unmap every pooled stack, and every slab (call only at lua_close). */
 void lg_stack_drain(lg_stackpool *p);
-/* Unmap one stack now, bypassing the pool. */
+/* Unmap one guarded stack now, bypassing the pool (slab stacks: no-op). */
 void lg_stack_unmap(lg_stackpool *p, lg_stack *s);
+/* Report a smashed slab stack in one line and exit (like an overflow). */
+void lg_stack_overflowed(const lg_stack *s);
 /* Format why lg_stack_get failed into buf: names the limit and the fix. */
 void lg_stack_strerror(lg_stackpool *p, int err, size_t size, char *buf, size_t n);
 

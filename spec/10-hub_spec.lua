@@ -1,0 +1,99 @@
+-- The hub: sleep, ordering, run/step, the hub's clock, many sleepers.
+local lg = require "lgreen"
+local H = require "helper"
+
+describe("sleep", function()
+  it("sleep(0) yields to every ready greenthread, in FIFO order", function()
+    local order = {}
+    for i = 1, 4 do
+      lg.spawn_n(function()
+        order[#order + 1] = "a" .. i
+        lg.sleep(0)
+        order[#order + 1] = "b" .. i
+      end)
+    end
+    lg.sleep(0)
+    assert.same({ "a1", "a2", "a3", "a4" }, order)
+    lg.sleep(0)
+    assert.same({ "a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4" }, order)
+  end)
+
+  it("sleep(s) waits at least s by the hub's clock", function()
+    local t0 = lg.now()
+    lg.sleep(0.03)
+    assert.is_true(lg.now() - t0 >= 0.03)
+  end)
+
+  it("timers fire in deadline order, whatever the order they were set", function()
+    local order = {}
+    for _, d in ipairs({ 0.03, 0.01, 0.02 }) do
+      lg.spawn_n(function() lg.sleep(d) order[#order + 1] = d end)
+    end
+    lg.run()
+    assert.same({ 0.01, 0.02, 0.03 }, order)
+  end)
+
+  it("rejects bad durations", function()
+    assert.has_error(function() lg.sleep(-1) end)
+    assert.has_error(function() lg.sleep("1") end)
+  end)
+end)
+
+describe("run", function()
+  it("returns when nothing is ready and no timer is active", function()
+    local done = 0
+    for i = 1, 5 do lg.spawn_n(function() lg.sleep(0.001 * i) done = done + 1 end) end
+    lg.run()
+    assert.equal(5, done)
+    assert.equal(0, require("lgreen.core").hub.stats().timers)
+  end)
+
+  it("is refused outside the main greenlet", function()
+    local gt = lg.spawn(function() return pcall(lg.run) end)
+    local ok, err = gt:wait()
+    assert.is_false(ok)
+    assert.matches("main greenlet", err)
+  end)
+end)
+
+describe("blocking in main with nothing to wake it", function()
+  it("raises instead of hanging", function()
+    local ev = lg.Event()
+    local ok, err = pcall(ev.wait, ev)
+    assert.is_false(ok)
+    assert.matches("would block forever", err)
+    assert.equal(0, ev:waiting())
+  end)
+end)
+
+describe("step", function()
+  it("runs what is ready and returns without blocking", function()
+    local ran = 0
+    lg.spawn_n(function() ran = ran + 1 end)
+    local sleeper = lg.spawn(function() lg.sleep(10) ran = ran + 100 end)
+    local t0 = lg.now()
+    local more = lg.step()
+    assert.equal(1, ran)
+    assert.is_true(more)		-- the sleeper's timer is active
+    assert.is_true(lg.now() - t0 < 5)
+    sleeper:kill()
+    assert.is_false(lg.step())	-- nothing left
+    assert.equal(1, ran)
+  end)
+end)
+
+describe("100,000 greenthreads", function()
+  it("sleep concurrently and all wake, past the guarded-stack budget", function()
+    local n = H.slow and 2000 or 100000
+    local woke, t0 = 0, lg.now()
+    for i = 1, n do
+      lg.spawn_n(function() lg.sleep((i % 100) / 1000) woke = woke + 1 end)
+    end
+    lg.run()
+    assert.equal(n, woke)
+    assert.is_true(lg.now() - t0 >= 0.099)
+    if not H.slow then
+      assert.is_true(require("lgreen.greenlet").stats().slab_stacks > 0)
+    end
+  end)
+end)
