@@ -382,6 +382,10 @@ int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds)
     r = lg_hub_park(L, hub, seconds);
   } else {			/* to the back of the ready queue */
     if (self == hub->hubg) luaL_error(L, "the hub cannot sleep");
+    if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
+      hub_timeout_consume(L, hub, n);			/* err */
+      return -1;
+    }
     lg_getr(L, hub->vm, LG_R_CURRENT);
     n->ref = hub_ref(L, hub, -1);
     lua_pop(L, 1);
