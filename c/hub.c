@@ -12,8 +12,14 @@
 **   resumes each greenlet; for a timeout it pushes the result first.
 */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "hub.h"
 
@@ -88,6 +94,102 @@ static lg_hubnode *hub_pop(lg_hub *hub)
     n->next = NULL;
   }
   return n;
+}
+
+/* -- Host mode: deadlines --------------------------------------------------- */
+
+/* libev does not tell when its next timer is due, so a host polling our
+** backend fd learns it from a heap of the deadlines we set.  A stopped
+** timer's deadline stays until it passes: at worst one early wake-up. */
+static void hub_track(lg_hub *hub, double after)
+{
+  size_t i;
+  double at;
+  if (!hub->hostmode) return;
+  if (hub->ndeadlines == hub->deadlinescap) {
+    size_t cap = hub->deadlinescap ? hub->deadlinescap * 2 : 64;
+    double *d = realloc(hub->deadlines, cap * sizeof(double));
+    if (d == NULL) return;	/* the host wakes at its own pace then */
+    hub->deadlines = d;
+    hub->deadlinescap = cap;
+  }
+  at = ev_now(hub->loop) + after;
+  for (i = hub->ndeadlines++; i > 0 && hub->deadlines[(i - 1) / 2] > at; i = (i - 1) / 2)
+    hub->deadlines[i] = hub->deadlines[(i - 1) / 2];
+  hub->deadlines[i] = at;
+}
+
+static void hub_untrack_top(lg_hub *hub)
+{
+  double last = hub->deadlines[--hub->ndeadlines];
+  size_t i = 0, n = hub->ndeadlines;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && hub->deadlines[c + 1] < hub->deadlines[c]) c++;
+    if (hub->deadlines[c] >= last) break;
+    hub->deadlines[i] = hub->deadlines[c];
+    i = c;
+  }
+  if (n > 0) hub->deadlines[i] = last;
+}
+
+double lg_hub_next_timeout(lg_hub *hub)
+{
+  double now;
+  hub->hostmode = 1;
+  if (hub->head) return 0;
+  ev_now_update(hub->loop);
+  now = ev_now(hub->loop);
+  while (hub->ndeadlines > 0 && hub->deadlines[0] <= now) hub_untrack_top(hub);
+  if (hub->ndeadlines == 0) return hub->nparked > 0 ? 0.05 : -1;
+  return hub->deadlines[0] - now;
+}
+
+static void hub_noio(struct ev_loop *loop, ev_io *w, int revents)
+{
+  (void)loop; (void)w; (void)revents;
+}
+
+/* The epoll fd of our loop: the one eventpoll fd of this process that
+** already holds an fd we just gave our loop (adding it again: EEXIST). */
+int lg_hub_backend_fd(lg_hub *hub)
+{
+  int efd, found = -1;
+  ev_io probe;
+  DIR *d;
+  struct dirent *e;
+  hub->hostmode = 1;
+  if (hub->backendfd >= 0 || !hub->ownloop) return hub->backendfd;
+  if (ev_backend(hub->loop) != EVBACKEND_EPOLL) return -1;
+  if ((efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -1;
+  ev_io_init(&probe, hub_noio, efd, EV_READ);
+  ev_io_start(hub->loop, &probe);
+  ev_run(hub->loop, EVRUN_NOWAIT);	/* libev adds efd to its epoll set */
+  if ((d = opendir("/proc/self/fd")) != NULL) {
+    while (found < 0 && (e = readdir(d)) != NULL) {
+      char path[300], link[64];
+      ssize_t n;
+      int fd = atoi(e->d_name);
+      struct epoll_event ev;
+      snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+      n = readlink(path, link, sizeof(link) - 1);
+      if (n <= 0) continue;
+      link[n] = 0;
+      if (strcmp(link, "anon_inode:[eventpoll]") != 0) continue;
+      memset(&ev, 0, sizeof(ev));
+      if (epoll_ctl(fd, EPOLL_CTL_ADD, efd, &ev) == 0)
+	epoll_ctl(fd, EPOLL_CTL_DEL, efd, &ev);	/* not ours: undo */
+      else if (errno == EEXIST)
+	found = fd;
+    }
+    closedir(d);
+  }
+  ev_io_stop(hub->loop, &probe);
+  ev_run(hub->loop, EVRUN_NOWAIT);
+  close(efd);
+  hub->backendfd = found;
+  return found;
 }
 
 /* -- libev callbacks: no Lua ------------------------------------------------ */
@@ -285,6 +387,7 @@ int lg_hub_park(lua_State *L, lg_hub *hub, double timeout)
     ev_timer_init(&n->timer, hub_timer_cb, timeout, 0.);
     n->timer.data = hub;
     ev_timer_start(hub->loop, &n->timer);
+    hub_track(hub, timeout);
     hub->nparked++;
   }
   return hub_switchto(L, hub);
@@ -339,6 +442,7 @@ void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay)
     ev_timer_init(&nd->timer, hub_timer_cb, delay, 0.);
     nd->timer.data = hub;
     ev_timer_start(hub->loop, &nd->timer);
+    hub_track(hub, delay);
     hub->nparked++;
   } else {
     hub_enqueue(hub, nd);
@@ -431,6 +535,7 @@ void lg_timeout_start(lua_State *L, lg_hub *hub, lg_timeout *t, int tidx,
   ev_now_update(hub->loop);
   ev_timer_init(&t->timer, hub_timeout_cb, seconds, 0.);
   ev_timer_start(hub->loop, &t->timer);
+  hub_track(hub, seconds);
   t->state = LG_TO_ARMED;
 }
 
@@ -466,6 +571,8 @@ static int hub_gc(lua_State *L)
   lg_hub *hub = (lg_hub *)lua_touserdata(L, 1);
   if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
   hub->loop = NULL;
+  free(hub->deadlines);
+  hub->deadlines = NULL;
   return 0;
 }
 
@@ -484,6 +591,7 @@ static lg_hub *hub_create(lua_State *L, lg_vm *vm)
   memset(hub, 0, sizeof(*hub));
   hub->vm = vm;
   hub->hubref = LUA_NOREF;
+  hub->backendfd = -1;
   lua_createtable(L, 0, 1);				/* hub mt */
   lua_pushcfunction(L, hub_gc);
   lua_setfield(L, -2, "__gc");

@@ -62,6 +62,10 @@ typedef struct lg_hub {
   lg_hubnode *head, *tail;	/* ready queue, FIFO */
   int nready;			/* entries in the ready queue */
   int nparked;			/* greenlets parked with a timer (anchored) */
+  double *deadlines;		/* host mode: heap of timer deadlines */
+  size_t ndeadlines, deadlinescap; /* entries used, allocated */
+  int backendfd;		/* host mode: the loop's epoll fd, or -1 */
+  unsigned char hostmode;	/* a host polls for us: track deadlines */
   unsigned char ownloop;	/* we made the loop: we destroy it */
   unsigned char mainwaits;	/* main is in run(): wake it when idle */
   unsigned char stepping;	/* main is in step(): return when idle */
@@ -98,6 +102,12 @@ int lg_hub_run(lua_State *L, lg_hub *hub);
 /* From main: run what is ready without blocking.  Returns 1 if watchers
 ** or ready greenlets remain. */
 int lg_hub_step(lua_State *L, lg_hub *hub);
+
+/* Host mode: the fd a foreign poller watches for readability (-1 if there
+** is none: the host gave its own loop, or the backend is not epoll), and
+** the seconds until lg_hub_step is due at the latest (-1: no timer). */
+int lg_hub_backend_fd(lg_hub *hub);
+double lg_hub_next_timeout(lg_hub *hub);
 
 /* Timeouts: arm (t is the userdata at tidx; error at eidx, 0: t itself),
 ** cancel (1 if it was pending), and release at __gc. */

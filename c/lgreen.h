@@ -28,4 +28,42 @@
 ** greenlet runs.  Calling it again returns the same table. */
 LGREEN_API int luaopen_lgreen_core(lua_State *L);
 
+/* -- Running the hub inside a host's event loop ----------------------------
+**
+** By default the hub owns a libev loop and runs it whenever a greenlet
+** blocks.  A host with an event loop of its own has two ways in:
+**
+** 1. It runs libev: hand the hub that loop with lgreen_setloop before
+**    anything in the VM uses the hub.  lgreen's watchers then live in the
+**    host's loop; after each iteration of it (an ev_check watcher is the
+**    natural place) the host calls lgreen_step to run the greenlets those
+**    watchers made ready.
+** 2. It runs another poller: watch lgreen_backend_fd for readability, wait
+**    at most lgreen_next_timeout seconds, and call lgreen_step after either.
+**
+** All of these must be called from the host's own C stack, the VM's main
+** greenlet, never from inside a greenlet.
+*/
+
+struct ev_loop;
+
+/* Use the host's libev loop.  Opens lgreen.core in L's VM if needed.  0 on
+** success, -1 if the hub already has a loop (it was used before). */
+LGREEN_API int lgreen_setloop(lua_State *L, struct ev_loop *loop);
+
+/* Run every greenlet that is ready, and (own loop) poll it without
+** blocking, until nothing more is ready.  Returns 1 if timers or watchers
+** are still active (call again later), 0 if the hub is idle, -1 on an error
+** (its message is left on top of L's stack). */
+LGREEN_API int lgreen_step(lua_State *L);
+
+/* The epoll fd of the hub's own loop, readable when lgreen_step has work;
+** -1 with a host's loop or a backend other than epoll. */
+LGREEN_API int lgreen_backend_fd(lua_State *L);
+
+/* Seconds until lgreen_step is due at the latest (0: now), or -1 when no
+** timer is pending.  Deadlines are tracked from the first call of this or
+** lgreen_backend_fd on; a cancelled timer may cause one early wake-up. */
+LGREEN_API double lgreen_next_timeout(lua_State *L);
+
 #endif

@@ -5,6 +5,7 @@
 */
 #include <string.h>
 
+#include "lgreen.h"
 #include "hub.h"
 
 #define LG_TIMEOUT_META "lgreen.Timeout"
@@ -146,6 +147,24 @@ static int hub_site(lua_State *L)
   return 2;
 }
 
+/* backend_fd() -> the fd a foreign poller watches, or nil */
+static int hub_backend_fd(lua_State *L)
+{
+  int fd = lg_hub_backend_fd(hubof(L));
+  if (fd < 0) return 0;
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
+/* next_timeout() -> seconds until step() is due at the latest, or nil */
+static int hub_next_timeout(lua_State *L)
+{
+  double t = lg_hub_next_timeout(hubof(L));
+  if (t < 0) return 0;
+  lua_pushnumber(L, (lua_Number)t);
+  return 1;
+}
+
 static int hub_stats(lua_State *L)
 {
   lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
@@ -224,8 +243,78 @@ static const luaL_Reg hub_funcs[] = {
   { "sleep", hub_sleep }, { "run", hub_run }, { "step", hub_step },
   { "now", hub_now }, { "greenlet", hub_greenlet }, { "site", hub_site },
   { "stats", hub_stats }, { "timeout", hub_timeout },
+  { "backend_fd", hub_backend_fd }, { "next_timeout", hub_next_timeout },
   { NULL, NULL }
 };
+
+/* -- Embedding API (lgreen.h) ------------------------------------------------ */
+
+static lg_hub *hub_of_state(lua_State *L)
+{
+  lg_hub *hub;
+  lua_getfield(L, LUA_REGISTRYINDEX, "lgreen.hub");	/* hub? */
+  hub = (lg_hub *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return hub;
+}
+
+/* Open lgreen.core in L's VM if it is not yet. */
+static void hub_require(lua_State *L)
+{
+  if (hub_of_state(L) != NULL) return;
+  lua_pushcfunction(L, luaopen_lgreen_core);
+  lua_call(L, 0, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");	/* M loaded */
+  if (lua_istable(L, -1)) {
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "lgreen.core");
+  }
+  lua_pop(L, 2);
+}
+
+LGREEN_API int lgreen_setloop(lua_State *L, struct ev_loop *loop)
+{
+  hub_require(L);
+  return lg_hub_setloop(L, loop);
+}
+
+static int hub_step_c(lua_State *L)
+{
+  lg_hub *hub = hub_of_state(L);
+  int n;
+  lg_hub_ready(L, hub);
+  n = lg_hub_step(L, hub);
+  return ret(L, n);
+}
+
+LGREEN_API int lgreen_step(lua_State *L)
+{
+  int more;
+  hub_require(L);
+  lua_pushcfunction(L, hub_step_c);
+  if (lua_pcall(L, 0, 1, 0) != 0) return -1;	/* message on top */
+  more = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return more;
+}
+
+LGREEN_API int lgreen_backend_fd(lua_State *L)
+{
+  lg_hub *hub;
+  hub_require(L);
+  hub = hub_of_state(L);
+  lg_hub_ready(L, hub);
+  return lg_hub_backend_fd(hub);
+}
+
+LGREEN_API double lgreen_next_timeout(lua_State *L)
+{
+  lg_hub *hub;
+  hub_require(L);
+  hub = hub_of_state(L);
+  lg_hub_ready(L, hub);
+  return lg_hub_next_timeout(hub);
+}
 
 /* Push the hub module table. */
 void lg_open_hub(lua_State *L, lg_vm *vm)

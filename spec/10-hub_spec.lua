@@ -82,6 +82,22 @@ describe("step", function()
   end)
 end)
 
+describe("a foreign poller", function()
+  it("gets the loop's fd and the next deadline", function()
+    local hub = require("lgreen.core").hub
+    local fd = hub.backend_fd()
+    assert.is_number(fd)
+    local p = io.popen("readlink /proc/" .. H.pid() .. "/fd/" .. fd)
+    assert.equal("anon_inode:[eventpoll]", p:read("*l"))
+    p:close()
+    local gt = lg.spawn(function() lg.sleep(0.5) end)
+    lg.step()				-- it starts, and parks for 0.5 s
+    local t = hub.next_timeout()
+    assert.is_true(t > 0.3 and t <= 0.5, tostring(t))
+    gt:kill()
+  end)
+end)
+
 describe("100,000 greenthreads", function()
   it("sleep concurrently and all wake, past the guarded-stack budget", function()
     local n = H.slow and 2000 or 100000

@@ -60,6 +60,12 @@ ctests() {
     -lluajit-5.1 -lpthread &&
   cc -O1 -g -I/usr/include/lua5.4 spec/c/two_vms.c -o "$dir/test/two_vms_lua54" \
     -llua5.4 -lpthread || return 1
+  cc -O1 -g -I/usr/include/luajit-2.1 spec/c/host.c -o "$dir/test/host_luajit" \
+    -lluajit-5.1 -lev "$dir/5.1/lgreen/core.so" -Wl,-rpath,"$PWD/$dir/5.1/lgreen" &&
+  cc -O1 -g -I/usr/include/lua5.4 spec/c/host.c -o "$dir/test/host_lua54" \
+    -llua5.4 -lev "$dir/5.4/lgreen/core.so" -Wl,-rpath,"$PWD/$dir/5.4/lgreen" || return 1
+  tally "C: host drives the hub (LuaJIT)" "$dir/test/host_luajit" "$dir/5.1/?.so"
+  tally "C: host drives the hub (Lua 5.4)" "$dir/test/host_lua54" "$dir/5.4/?.so"
   tally "C: two VMs, two threads (LuaJIT)" "$dir/test/two_vms_luajit" "$dir/5.1/?.so"
   tally "C: two VMs, two threads (Lua 5.4)" "$dir/test/two_vms_lua54" "$dir/5.4/?.so"
 }
