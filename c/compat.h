@@ -43,6 +43,37 @@ static inline void *lg_newudata(lua_State *L, size_t sz)
 #endif
 }
 
+/* Filling the slots of a new userdata in one go: begin pushes what
+** lg_slotput needs (the environment table on 5.1), end pops it. */
+static inline void lg_slotsbegin(lua_State *L, int ud)
+{
+#if LG_LUA54
+  (void)L; (void)ud;
+#else
+  lua_getfenv(L, ud);					/* env */
+#endif
+}
+
+/* Pop a value into slot k of userdata ud, between begin and end. */
+static inline void lg_slotput(lua_State *L, int ud, int k)
+{
+#if LG_LUA54
+  lua_setiuservalue(L, ud, k);
+#else
+  (void)ud;
+  lua_rawseti(L, -2, k);				/* env */
+#endif
+}
+
+static inline void lg_slotsend(lua_State *L)
+{
+#if LG_LUA54
+  (void)L;
+#else
+  lua_pop(L, 1);
+#endif
+}
+
 /* Pop a value and store it in slot k of the userdata at index ud (> 0). */
 static inline void lg_setslot(lua_State *L, int ud, int k)
 {

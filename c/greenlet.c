@@ -133,13 +133,23 @@ static void lg_anchor(lua_State *L, lg_vm *vm, int idx)
 
 static void lg_greenlet_main(void *arg);
 
-/* Give a new greenlet its stack and a context that enters lg_greenlet_main.
-** Returns 0 or an errno. */
-static int lg_start(lg_vm *vm, lg_greenlet *g)
+/* Give a new greenlet (userdata at idx on L) its stack and a context that
+** enters lg_greenlet_main.  From now until it dies it needs its __gc (an
+** unreachable suspended greenlet is killed); new and dead ones do not, and
+** without one the collector frees them in one cycle, with no finalizer
+** call.  Returns 0 or an errno. */
+static int lg_start(lua_State *L, int idx, lg_vm *vm, lg_greenlet *g)
 {
   int err = lg_stack_get(&vm->pool, g->stacksize, &g->stack);
   if (err) return err;
+#if !LG_LUA54	/* 5.4 registers finalizers at setmetatable, in O(objects) */
+  lg_getr(L, vm, LG_R_METAGC);				/* mt */
+  lua_setmetatable(L, idx);
+#else
+  (void)L; (void)idx;
+#endif
   g->stack.label = g->name;
+  g->stack.owner = g;
   lg_ctx_make(&g->ctx, lg_stack_lo(&g->stack), g->stack.size, lg_greenlet_main);
   g->status = LG_ACTIVE;
   g->Lsw = g->L;		/* its arguments go after the function */
@@ -189,7 +199,7 @@ static LG_NOINLINE lg_greenlet *lg_target(lua_State *L, lg_vm *vm, lg_greenlet *
       continue;
     }
     {
-      int err = lg_start(vm, t);
+      int err = lg_start(L, *tidx, vm, t);
       if (err) {
 	char msg[320];
 	lg_stack_strerror(&vm->pool, err, t->stacksize, msg, sizeof(msg));
@@ -314,6 +324,10 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
   lua_insert(T, 1);					/* _ vals.. */
   lg_getr(T, vm, LG_R_CURRENT);				/* _ vals.. g */
   lua_replace(T, 1);					/* g vals.. */
+#if !LG_LUA54
+  lg_getr(T, vm, LG_R_META);		/* dead: no finalizer needed */
+  lua_setmetatable(T, 1);
+#endif
   for (;;) {
     int err;
     p = lg_liveparent(T, 1);				/* p vals.. */
@@ -322,7 +336,7 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
       p->status = LG_DEAD;
       continue;
     }
-    if ((err = lg_start(vm, p)) == 0) break;
+    if ((err = lg_start(T, 1, vm, p)) == 0) break;
     {
       char msg[320];
       lg_stack_strerror(&vm->pool, err, p->stacksize, msg, sizeof(msg));
@@ -345,11 +359,10 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
   /* The thread is clean again: keep it for the next greenlet. */
   g->L = NULL;
   g->Lsw = NULL;
-  if (vm->nthreads < LG_THREADS_MAX) {
-    lg_getr(T, vm, LG_R_THREADS);			/* ts */
-    lua_pushthread(T);					/* ts T */
-    lua_rawseti(T, -2, ++vm->nthreads);		/* ts */
-    lua_settop(T, 0);
+  if (vm->nthreads < LG_THREADS_MAX) {	/* kept on the pool thread's stack */
+    lua_pushthread(T);					/* T */
+    lua_xmove(T, vm->threads, 1);
+    vm->nthreads++;
   }
   /* The side we resume releases our stack: we are still running on it. */
   if (LG_UNLIKELY(lg_stack_smashed(&g->stack))) lg_stack_overflowed(&g->stack);
@@ -413,31 +426,28 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
   memset(g, 0, sizeof(*g));
   gi = lua_gettop(L);
   g->magic = LG_MAGIC;
-  lg_getr(L, vm, LG_R_META);				/* g mt */
+  lg_getr(L, vm, LG_LUA54 ? LG_R_METAGC : LG_R_META);	/* g mt */
   lua_setmetatable(L, gi);				/* g */
-  if (vm->nthreads > 0) {
-    lg_getr(L, vm, LG_R_THREADS);			/* g ts */
-    lua_rawgeti(L, -1, vm->nthreads);			/* g ts T */
-    lua_pushnil(L);
-    lua_rawseti(L, -3, vm->nthreads--);		/* g ts T */
-    lua_replace(L, -2);					/* g T */
+  lg_slotsbegin(L, gi);					/* g [env] */
+  if (vm->nthreads > 0) {	/* a clean thread of a finished greenlet */
+    lua_State *P = vm->threads;
+    lua_xmove(P, L, 1);					/* g [env] T */
+    vm->nthreads--;
     T = lua_tothread(L, -1);
   } else {
-    T = lua_newthread(L);				/* g T */
+    T = lua_newthread(L);				/* g [env] T */
   }
-  lg_setslot(L, gi, LG_SLOT_THREAD);			/* g */
+  lg_slotput(L, gi, LG_SLOT_THREAD);			/* g [env] */
   if (pidx) lua_pushvalue(L, pidx);
-  else lg_getr(L, vm, LG_R_CURRENT);			/* g parent */
+  else lg_getr(L, vm, LG_R_CURRENT);			/* g [env] parent */
   g->parent = (lg_greenlet *)lua_touserdata(L, -1);
-  lg_setslot(L, gi, LG_SLOT_PARENT);			/* g */
+  lg_slotput(L, gi, LG_SLOT_PARENT);			/* g [env] */
   if (nidx) {
-    const char *s = lua_tostring(L, nidx);
-    snprintf(g->name, sizeof(g->name), "'%s'", s);
+    g->name = lua_tostring(L, nidx);	/* anchored by the slot */
     lua_pushvalue(L, nidx);
-    lg_setslot(L, gi, LG_SLOT_NAME);
-  } else {
-    snprintf(g->name, sizeof(g->name), "%p", (void *)g);
+    lg_slotput(L, gi, LG_SLOT_NAME);
   }
+  lg_slotsend(L);					/* g */
   lua_pushvalue(L, fidx);
   lua_xmove(L, T, 1);					/* T: fn */
   g->L = T;
@@ -534,7 +544,8 @@ lg_vm *lg_vm_open(lua_State *L)
   }
   lua_newtable(L);
   lg_setr(L, vm, LG_R_ZOMBIES);
-  lua_newtable(L);
+  vm->threads = lua_newthread(L);	/* its stack holds pooled threads */
+  lua_checkstack(vm->threads, LG_THREADS_MAX + LUA_MINSTACK);
   lg_setr(L, vm, LG_R_THREADS);
   lua_newtable(L);
   lg_setr(L, vm, LG_R_REFUSED);
@@ -568,6 +579,6 @@ void lg_vm_makemain(lua_State *L, lg_vm *vm)
   m->vm = vm;
   m->status = LG_ACTIVE;
   m->started = 1;
-  strcpy(m->name, "main");
+  m->name = "main";
   vm->main = vm->current = m;
 }

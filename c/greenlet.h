@@ -21,11 +21,12 @@
 #define LG_R_MAIN	2	/* the main greenlet */
 #define LG_R_EXIT	3	/* GreenletExit */
 #define LG_R_ZOMBIES	4	/* unreachable suspended greenlets to kill */
-#define LG_R_META	5	/* metatable of greenlets */
-#define LG_R_THREADS	6	/* clean threads of finished greenlets, reused */
+#define LG_R_META	5	/* metatable of greenlets not running code */
+#define LG_R_THREADS	6	/* vm->threads, whose stack pools clean threads */
 #define LG_R_REFUSED	7	/* zombies that survived GreenletExit (leaked) */
 #define LG_R_NOOP	8	/* a C function that does nothing */
-#define LG_R_N		8
+#define LG_R_METAGC	9	/* the same with __gc: started, not dead */
+#define LG_R_N		9
 
 #define LG_MAGIC	0x6c677265656e6c74ULL	/* "lgreenlt": lg_greenlet.magic */
 
@@ -47,7 +48,7 @@ typedef struct lg_greenlet {
   unsigned char status;		/* LG_NEW, LG_ACTIVE or LG_DEAD */
   unsigned char started;	/* its function was entered */
   unsigned char zombie;		/* unreachable; waits in LG_R_ZOMBIES */
-  char name[47];		/* copy of g.name, for the overflow report */
+  const char *name;		/* g.name (anchored in slot 3), or NULL */
   /* Owned by the hub layer (hub.c's lg_hubnode): the greenlet layer only
   ** zeroes it.  Embedded so that parking allocates nothing. */
   union { unsigned char b[LG_HUBAREA]; double align; void *p; } hub;
@@ -64,7 +65,8 @@ typedef struct lg_vm {
   int nxfer;			/* values handed over by the last switch */
   int xkind;			/* LG_XVALUES, or LG_XERROR: raise the value */
   int nzombies;			/* entries in LG_R_ZOMBIES */
-  int nthreads;			/* entries in LG_R_THREADS */
+  int nthreads;			/* threads on vm->threads's stack */
+  lua_State *threads;		/* pool of clean threads of dead greenlets */
   unsigned char luajit;		/* 5.1 ABI loaded by LuaJIT */
   unsigned char closed;		/* lua_close ran our __gc: stacks are gone */
   lg_stackpool pool;		/* stacks of this VM */

@@ -157,9 +157,10 @@ static int gl_newindex(lua_State *L)
     const char *s = lua_tolstring(L, 3, &len);
     if (lua_type(L, 3) != LUA_TSTRING)
       luaL_argerror(L, 3, "name must be a string");
-    snprintf(g->name, sizeof(g->name), "'%s'", s);
     lua_settop(L, 3);
     lg_setslot(L, 1, LG_SLOT_NAME);
+    g->name = s;			/* anchored by the slot */
+    g->stack.label = s;
   } else {
     return luaL_error(L, "cannot set field '%s' of a greenlet", k);
   }
@@ -173,9 +174,8 @@ static int gl_tostring(lua_State *L)
   const char *st = g->status == LG_DEAD ? "dead" :
 		   g == vm->current ? "running" :
 		   g->status == LG_NEW ? "new" : "suspended";
-  if (g == vm->main || g->name[0] == '\'')
-    lua_pushfstring(L, "greenlet %s: %p (%s)", g == vm->main ? "main" : g->name,
-		    (void *)g, st);
+  if (g->name)
+    lua_pushfstring(L, "greenlet '%s': %p (%s)", g->name, (void *)g, st);
   else
     lua_pushfstring(L, "greenlet: %p (%s)", (void *)g, st);
   return 1;
@@ -222,7 +222,6 @@ static const luaL_Reg gl_methods[] = {
 static const luaL_Reg gl_meta[] = {
   { "__newindex", gl_newindex },
   { "__tostring", gl_tostring },
-  { "__gc", gl_gc },
   { NULL, NULL }
 };
 
@@ -254,10 +253,29 @@ void lg_open_greenlet(lua_State *L, int vmi)
   lua_pushvalue(L, mt);
   lg_setfuncs(L, gl_methods, 2);			/* M mt methods */
   lua_setfield(L, -3, "_methods");			/* M mt */
-  lua_pushvalue(L, mt);
-  lua_setfield(L, -3, "_meta");		/* greenlet.lua sets __index */
+  /* Two metatables, alike but for __gc (see lg_start); greenlet.lua sets
+  ** __index in both. */
   lua_pushvalue(L, mt);
   lg_setr(L, vm, LG_R_META);				/* M mt */
+  lua_createtable(L, 0, 6);				/* M mt mtgc */
+  lua_pushnil(L);
+  while (lua_next(L, mt)) {				/* M mt mtgc k v */
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);					/* M mt mtgc k k v */
+    lua_rawset(L, -4);					/* M mt mtgc k */
+  }
+  lua_pushvalue(L, vmi);
+  lua_pushvalue(L, mt);
+  lua_pushcclosure(L, gl_gc, 2);
+  lua_setfield(L, -2, "__gc");
+  lua_pushvalue(L, -1);
+  lg_setr(L, vm, LG_R_METAGC);				/* M mt mtgc */
+  lua_createtable(L, 2, 0);				/* M mt mtgc metas */
+  lua_insert(L, -2);					/* M mt metas mtgc */
+  lua_rawseti(L, -2, 2);
+  lua_pushvalue(L, mt);
+  lua_rawseti(L, -2, 1);				/* M mt metas */
+  lua_setfield(L, -3, "_metas");			/* M mt */
   lg_getr(L, vm, LG_R_EXIT);				/* M mt exit */
   lua_setfield(L, -3, "GreenletExit");			/* M mt */
   lua_pushvalue(L, vmi);

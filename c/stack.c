@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -249,12 +250,28 @@ static void lg_putstr(char **p, char *end, const char *s)
   while (*s && *p < end) *(*p)++ = *s++;
 }
 
+static void lg_puthex(char **p, uintptr_t v)
+{
+  char tmp[24];
+  int i = 0;
+  do tmp[i++] = "0123456789abcdef"[v & 15]; while ((v >>= 4) != 0);
+  *(*p)++ = '0';
+  *(*p)++ = 'x';
+  while (i > 0) *(*p)++ = tmp[--i];
+}
+
 /* One line on stderr, then exit: async-signal-safe (write, _exit). */
 void lg_stack_overflowed(const lg_stack *s)
 {
   char buf[256], *p = buf, *end = buf + sizeof(buf) - 2;
   lg_putstr(&p, end, "lgreen: stack overflow in greenlet ");
-  lg_putstr(&p, end, s->label ? s->label : "?");
+  if (s->label) {
+    lg_putstr(&p, end, "'");
+    lg_putstr(&p, end - 64, s->label);
+    lg_putstr(&p, end, "'");
+  } else {
+    lg_puthex(&p, (uintptr_t)s->owner);
+  }
   lg_putstr(&p, end, " (stack size ");
   lg_putnum(&p, s->size / 1024);
   lg_putstr(&p, end, " KiB; raise opts.stack_size)\n");

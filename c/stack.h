@@ -30,7 +30,8 @@ typedef struct lg_stack {
   size_t size;		/* usable bytes */
   unsigned vgid;	/* valgrind's stack id (LG_VALGRIND builds) */
   unsigned char slab;	/* from a slab: no guard, a canary at lo */
-  const char *label;	/* who runs on it, for the overflow report */
+  const char *label;	/* name of who runs on it, or NULL: ... */
+  const void *owner;	/* ... its address, for the overflow report */
 } lg_stack;
 
 typedef struct lg_stackpool {

@@ -3,14 +3,15 @@
 -- in Lua so that LuaJIT compiles the `g:switch` look-up into a constant.
 local G = require("lgreen.core").greenlet
 
-if G._meta then
+if G._metas then
   local methods, field = G._methods, G._field
-  G._meta.__index = function(g, k)
+  local function index(g, k)
     local m = methods[k]
     if m ~= nil then return m end
     return field(g, k)
   end
-  G._meta = nil
+  for _, mt in ipairs(G._metas) do mt.__index = index end
+  G._metas = nil
 end
 
 return G

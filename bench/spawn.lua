@@ -1,0 +1,39 @@
+-- Green-thread costs in one process, against coroutines in the same run.
+-- Prints "<name> <value> <unit>" lines.
+local lg = require "lgreen"
+local greenlet = require "lgreen.greenlet"
+
+local N = tonumber(arg and arg[1]) or 200000
+local clock = os.clock
+
+local function best(f, n)
+  local b = math.huge
+  for _ = 1, 5 do
+    local t = clock()
+    f()
+    b = math.min(b, clock() - t)
+  end
+  return b / n * 1e9
+end
+
+local function noop() end
+local wrap = coroutine.wrap
+print(("coroutine.wrap+resume %.0f ns"):format(best(function()
+  for _ = 1, N do wrap(noop)() end
+end, N)))
+
+print(("greenlet.new+switch %.0f ns"):format(best(function()
+  for _ = 1, N do greenlet.new(noop):switch() end
+end, N)))
+
+local spawn, spawn_n, sleep = lg.spawn, lg.spawn_n, lg.sleep
+print(("lg.spawn_n+run %.0f ns"):format(best(function()
+  for _ = 1, N do spawn_n(noop) end
+  sleep(0)
+end, N)))
+
+print(("lg.spawn+wait %.0f ns"):format(best(function()
+  local t = {}
+  for i = 1, N do t[i] = spawn(noop) end
+  for i = 1, N do t[i]:wait() end
+end, N)))
