@@ -30,7 +30,7 @@
 
 #define LG_MAGIC	0x6c677265656e6c74ULL	/* "lgreenlt": lg_greenlet.magic */
 
-#define LG_HUBAREA	112	/* bytes of lg_greenlet.hub */
+#define LG_HUBAREA	88	/* bytes of lg_greenlet.hub: an lg_hubnode */
 
 enum { LG_NEW, LG_ACTIVE, LG_DEAD };	/* lg_greenlet.status */
 enum { LG_XVALUES, LG_XERROR };		/* lg_vm.xkind */

@@ -4,7 +4,6 @@
 -- takes straight from the first waiting putter, so FIFO order holds among
 -- waiters.  Expected outcomes: nil, "timeout" | "full" | "empty".
 local Waiters = require "lgreen.waiters"
-local wake = require("lgreen.core").hub.wake
 
 local error, type, setmetatable = error, type, setmetatable
 
@@ -124,22 +123,12 @@ function Queue:get(block, timeout)
   if self.kind.size(self) > 0 then
     local item = self.kind.pop(self)
     -- room now: the first waiting putter's item moves in
-    local node = self.putters.head
-    while node do
-      self.putters:remove(node)
-      if wake(node.g) then
-        self.kind.push(self, node.data)
-        break
-      end
-      node = self.putters.head
-    end
+    local woke, node = self.putters:wake_one()
+    if woke then self.kind.push(self, Waiters.data(node)) end
     return item
   end
-  local node = self.putters:shift()	-- rendezvous, or maxsize reached 0
-  while node do
-    if wake(node.g) then return node.data end
-    node = self.putters:shift()
-  end
+  local woke, node = self.putters:wake_one()	-- rendezvous, or maxsize 0
+  if woke then return Waiters.data(node) end
   if block == false then return nil, "empty" end
   local ok, item = self.getters:wait(timeout)
   if not ok then return nil, "timeout" end

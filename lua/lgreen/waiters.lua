@@ -1,11 +1,13 @@
 -- A FIFO list of parked greenlets.  A waiter that times out or is killed
 -- unlinks itself, so no stale entry is left behind (O(1) either way).
+-- A node is an array, {greenlet, data, prev, next, gone}: small and colocated.
 local core = require "lgreen.core"
 
 local park, wake = core.hub.park, core.hub.wake
 local getcurrent = core.greenlet.getcurrent
-local pcall, error, select = pcall, error, select
-local unpack = unpack or table.unpack
+local pcall, error, setmetatable = pcall, error, setmetatable
+
+local G, DATA, PREV, NEXT, GONE = 1, 2, 3, 4, 5
 
 local Waiters = {}
 Waiters.__index = Waiters
@@ -14,20 +16,22 @@ function Waiters.new()
   return setmetatable({ n = 0 }, Waiters)
 end
 
--- Append the running greenlet; node.data may carry a value (a queue item).
+-- Append the running greenlet; data may ride along (a queue item).
 function Waiters:push(data)
-  local node = { g = getcurrent(), data = data, prev = self.tail }
-  if self.tail then self.tail.next = node else self.head = node end
+  local tail = self.tail
+  local node = { getcurrent(), data, tail, nil, false }
+  if tail then tail[NEXT] = node else self.head = node end
   self.tail = node
   self.n = self.n + 1
   return node
 end
 
 function Waiters:remove(node)
-  if node.gone then return end
-  node.gone = true
-  if node.prev then node.prev.next = node.next else self.head = node.next end
-  if node.next then node.next.prev = node.prev else self.tail = node.prev end
+  if node[GONE] then return end
+  node[GONE] = true
+  local prev, nxt = node[PREV], node[NEXT]
+  if prev then prev[NEXT] = nxt else self.head = nxt end
+  if nxt then nxt[PREV] = prev else self.tail = prev end
   self.n = self.n - 1
 end
 
@@ -39,7 +43,7 @@ function Waiters:shift()
 end
 
 local function settle(self, node, ok, ...)
-  if not node.gone then self:remove(node) end	-- timed out or killed
+  if not node[GONE] then self:remove(node) end	-- timed out or killed
   if not ok then error((...), 0) end
   return ...
 end
@@ -52,11 +56,11 @@ function Waiters:wait(timeout, data)
   return settle(self, node, pcall(park, timeout))
 end
 
--- Wake the first waiter with ...; false if there was none.
+-- Wake the first waiter with ...; returns true and its node, or false.
 function Waiters:wake_one(...)
   local node = self:shift()
   while node do
-    if wake(node.g, ...) then return true, node end
+    if wake(node[G], ...) then return true, node end
     node = self:shift()
   end
   return false
@@ -66,10 +70,14 @@ function Waiters:wake_all(...)
   local n = 0
   local node = self:shift()
   while node do
-    if wake(node.g, ...) then n = n + 1 end
+    if wake(node[G], ...) then n = n + 1 end
     node = self:shift()
   end
   return n
 end
+
+-- The greenlet and data of a node.
+function Waiters.greenlet(node) return node[G] end
+function Waiters.data(node) return node[DATA] end
 
 return Waiters
