@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "greenlet.h"
-
-#if LG_ASAN
+#if LG_ASAN	/* before our headers: they make what follows hidden */
 #include <sanitizer/common_interface_defs.h>
 #endif
+
+#include "greenlet.h"
 
 #define LG_THREADS_MAX	256	/* clean threads kept for reuse */
 

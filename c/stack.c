@@ -19,8 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "stack.h"
-
+/* before our headers: they make what follows hidden */
 #if LG_VALGRIND
 #include <valgrind/valgrind.h>
 #endif
@@ -32,6 +31,10 @@
 #else
 #define lg_unpoison(s) ((void)0)
 #endif
+
+#include "stack.h"
+
+
 
 static long lg_max_map_count(void);
 

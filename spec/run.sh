@@ -2,8 +2,8 @@
 # Every test lgreen has: busted under LuaJIT, Lua 5.1 and Lua 5.4, the C
 # tests, and the core specs again on the portable ucontext switch.
 #   spec/run.sh             the whole suite (what `make test` and CI run)
-#   spec/run.sh --asan      core specs on an AddressSanitizer build
-#   spec/run.sh --valgrind  core specs under valgrind (stacks registered)
+#   spec/run.sh --asan      greenlet and hub specs on an AddressSanitizer build
+#   spec/run.sh --valgrind  the same under valgrind (stacks registered)
 # Ends with one line "N passed, N failed"; exits non-zero unless all passed.
 set -u
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ fail=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 CORE="spec/01-greenlet_spec.lua spec/02-anywhere_spec.lua spec/03-jit_spec.lua spec/04-memory_spec.lua"
+HUB="spec/10-hub_spec.lua spec/11-greenthread_spec.lua spec/12-sync_spec.lua spec/13-queue_spec.lua spec/14-pool_spec.lua spec/15-timeout_spec.lua"
 
 # tally NAME CMD...: run a TAP producer, count its results.  A non-zero exit
 # with no "not ok" (a crash), or no result at all, counts as one failure.
@@ -78,15 +79,15 @@ case "$mode" in
   done
   ctests build
   make -s build BUILD=build/ucontext UCONTEXT=1 || exit 1
-  XENV=LGREEN_SWITCH=ucontext
+  XENV="LGREEN_SWITCH=ucontext LGREEN_BUILD=build/ucontext"
   tally "busted luajit, ucontext switch" bust luajit build/ucontext $CORE
   ;;
 --asan)
   make -s build BUILD=build/asan ASAN=1 || exit 1
   XENV="LD_PRELOAD=$(cc -print-file-name=libasan.so) LGREEN_SLOW=1
-    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
+    LGREEN_BUILD=build/asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
   for vm in luajit lua5.1 lua5.4; do
-    tally "ASan busted $vm" bust $vm build/asan $CORE
+    tally "ASan busted $vm" bust $vm build/asan $CORE $HUB
   done
   ;;
 --valgrind)
@@ -95,9 +96,9 @@ case "$mode" in
   for vm in lua5.1 lua5.4 luajit; do
     abi=5.1
     [ "$vm" = lua5.4 ] && abi=5.4
-    tally "valgrind $vm" env LGREEN_SLOW=1 LGREEN_LUA=$vm \
+    tally "valgrind $vm" env LGREEN_SLOW=1 LGREEN_LUA=$vm LGREEN_BUILD=build/valgrind \
       valgrind -q --error-exitcode=99 --suppressions=spec/valgrind.supp \
-      $vm /usr/bin/busted --cpath="build/valgrind/$abi/?.so" -o TAP $CORE
+      $vm /usr/bin/busted --cpath="build/valgrind/$abi/?.so" -o TAP $CORE $HUB
   done
   ;;
 *)

@@ -53,6 +53,6 @@ def idle(n):
 
 
 mode = sys.argv[1]
-{"switch": lambda: switch(arg(2, 500000)),
+{"switch": lambda: switch(arg(2, 200000)),
  "spawn": lambda: spawn(arg(2, 20000)),
  "idle": lambda: idle(arg(2, 20000))}[mode]()
