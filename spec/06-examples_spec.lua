@@ -19,13 +19,20 @@ describe("README", function()
     assert.is_true(lines <= 16, lines .. " lines")
   end)
 
-  it("the example prints what its last comment says", function()
-    local src = read("examples/sort_with_a_helper.lua")
-    local expect = src:match("%-%->%s*([^\n]+)")
-    local code, out = H.run(src)
-    assert.equal(0, code)
-    assert.equal(expect .. "\n", out)
+  it("prints examples/pool_squares.lua exactly", function()
+    local block = readme:match("## `lgreen`: green threads on a hub.-```lua\n(.-)```")
+    assert.equal(read("examples/pool_squares.lua"), block)
   end)
+
+  for _, name in ipairs({ "sort_with_a_helper.lua", "pool_squares.lua" }) do
+    it(name .. " prints what its last comment says", function()
+      local src = read("examples/" .. name)
+      local expect = src:match("%-%->%s*([^\n]+)")
+      local code, out = H.run(src)
+      assert.equal(0, code)
+      assert.equal(expect .. "\n", out)
+    end)
+  end
 end)
 
 describe("examples/l3_agent.lua (make demo)", function()

@@ -1,0 +1,84 @@
+-- Tarantool fibers: spawn+finish per fiber, N sleepers, idle memory per
+-- parked fiber.  Runs without box.cfg: only the fiber scheduler is used.
+-- Usage: tarantool tnt_fiber.lua spawn [N] | sleepers [N] | idle [N]
+local fiber = require "fiber"
+local clock = require "clock"
+
+local mode, N = arg[1], tonumber(arg[2])
+
+local function best(f, n)
+  local b = math.huge
+  for _ = 1, 5 do
+    local t = clock.monotonic()
+    f()
+    b = math.min(b, clock.monotonic() - t)
+  end
+  return b / n * 1e9
+end
+
+local function status(field)
+  local f = assert(io.open("/proc/self/status"))
+  local v = f:read("*a"):match(field .. ":%s*(%d+)")
+  f:close()
+  return tonumber(v)
+end
+
+local function rss()
+  collectgarbage("collect")
+  collectgarbage("collect")
+  return status("VmRSS") * 1024
+end
+
+local function noop() end
+
+if mode == "spawn" then
+  N = N or 200000
+  -- fiber.create runs the new fiber at once, so a no-op one has finished
+  -- (and gone back to the fiber cache) when create returns.
+  print(("fiber.create %.0f ns"):format(best(function()
+    for _ = 1, N do fiber.create(noop) end
+  end, N)))
+  -- A finished joinable fiber keeps its stack (an mmap plus a guard page)
+  -- until joined; vm.max_map_count caps how many can wait, so join in
+  -- batches of B.
+  local B = math.min(N, 10000)
+  print(("fiber.new+join %.0f ns"):format(best(function()
+    local t = {}
+    for _ = 1, N / B do
+      for i = 1, B do
+        t[i] = fiber.new(noop)
+        t[i]:set_joinable(true)
+      end
+      for i = 1, B do t[i]:join() end
+    end
+  end, N - N % B)))
+elseif mode == "sleepers" then
+  N = N or 100000
+  local done, cond, seed = 0, fiber.cond(), 1
+  local function sleeper(d)
+    fiber.sleep(d)
+    done = done + 1
+    if done == N then cond:signal() end
+  end
+  local t0 = clock.monotonic()
+  for _ = 1, N do
+    seed = (seed * 16807) % 2147483647
+    fiber.create(sleeper, (seed % 100001) / 1e6)
+  end
+  while done < N do cond:wait() end
+  local wall = (clock.monotonic() - t0) * 1000
+  print(("fiber.sleep %d %.0f %d"):format(N, wall, status("VmHWM")))
+elseif mode == "idle" then
+  N = N or 20000
+  local cond = fiber.cond()
+  fiber.create(noop)
+  local before = rss()
+  for _ = 1, N do fiber.create(cond.wait, cond) end	-- each runs and parks
+  local after = rss()
+  print(("fiber.cond:wait %d %.0f"):format(N, (after - before) / N))
+  cond:broadcast()
+  fiber.sleep(0)
+else
+  error("usage: tnt_fiber.lua spawn|sleepers|idle [N]")
+end
+os.exit(0)
