@@ -1,24 +1,218 @@
 #!/bin/sh
-# make bench: every benchmark, peers measured in the same run, ratios last.
+# make bench: lgreen's benchmarks and its peers', all measured in this run,
+# printed as one table per section with ratios to a named baseline.
+# A report only: no figure is asserted.  Peers are Debian packages; as root
+# the missing ones are installed, otherwise that peer is skipped.
 set -u
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.1/?.so;;" \
   LUA_CPATH_5_4="build/5.4/?.so;;"
+# Debian's interpreter: the python3-* packages install for it, not for
+# whatever python3 comes first in PATH (pyenv and the like).
+PY=${PYTHON3:-/usr/bin/python3}
+P=bench/peers
 
-echo "== one-way switch, ns (best of 5; lower is better)"
-for vm in luajit lua5.1 lua5.4; do
-  $vm bench/switch.lua > "$out/$vm" || exit 1
-  co=$(awk '$1 == "coroutine.resume/yield" { print $2 }' "$out/$vm")
-  gs=$(awk '$1 == "g:switch()" { print $2 }' "$out/$vm")
-  sed "s/^/  $vm  /" "$out/$vm"
-  awk -v vm="$vm" -v co="$co" -v gs="$gs" \
-    'BEGIN { printf "  %s  ratio g:switch / coroutine = %.2f\n", vm, gs / co }'
+# ---- peers: install the missing ones (root only), else skip them ----------
+PEERS="greenlet gevent eventlet tarantool cqueues"
+pkg() {
+  case $1 in
+    greenlet|gevent|eventlet) echo "python3-$1" ;;
+    tarantool) echo tarantool ;;
+    cqueues) echo lua-cqueues ;;
+  esac
+}
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
+}
+missing=""
+for p in $PEERS; do installed "$(pkg $p)" || missing="$missing $(pkg $p)"; done
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ]; then
+  echo "installing peers:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null 2>&1
+  # One package apt cannot give must not keep the others out.
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1 ||
+    for m in $missing; do
+      apt-get install -y -qq --no-install-recommends "$m" >/dev/null 2>&1
+    done
+fi
+have=" "
+for p in $PEERS; do
+  if installed "$(pkg $p)"; then
+    have="$have$p "
+  else
+    echo "peer $p: not installed (apt-get install -y --no-install-recommends $(pkg $p))"
+  fi
 done
+has() { case $have in *" $1 "*) return 0 ;; esac; return 1; }
+pyrt=python3
+[ -x "$PY" ] && pyrt=$($PY -c 'import sys; print("python%d.%d" % sys.version_info[:2])')
+vers=""
+for p in $PEERS; do
+  has $p && vers="$vers $p $(dpkg-query -W -f='${Version}' "$(pkg $p)"),"
+done
+[ -n "$vers" ] && echo "peers:${vers%,} (python ones under $pyrt, cqueues under luajit)"
 
+# ---- helpers ----------------------------------------------------------------
+# run SECTION RUNTIME NOTE CMD...: run one benchmark; each line it prints,
+# "<name> <value>...", becomes a row "runtime<TAB>name<TAB>note<TAB>value..."
+# of $out/SECTION.  In the sleepers and idle sections the first value is N
+# and goes to the note.  A failure is reported and returns non-zero.
+run() {
+  sec=$1 rt=$2 note=$3
+  shift 3
+  if ! "$@" > "$out/last" 2> "$out/err"; then
+    echo "  $rt: '$*' failed: $(tail -n 1 "$out/err")"
+    return 1
+  fi
+  awk -v rt="$rt" -v note="$note" -v sec="$sec" '
+    { vals = ""; n = ""
+      for (i = 2; i <= NF; i++) if ($i ~ /^[0-9.]+$/) {
+        if ((sec == "sleepers" || sec == "idle") && n == "") n = $i
+        else vals = vals "\t" $i
+      }
+      if (n != "") note2 = "N=" n (note != "" ? ", " note : "")
+      else note2 = note
+      print rt "\t" $1 "\t" note2 vals }' "$out/last" >> "$out/$sec"
+}
+
+# rename SECTION OLD NEW: give a row a clearer benchmark name.
+rename() {
+  awk -F '\t' -v OFS='\t' -v old="$2" -v new="$3" \
+    '$2 == old { $2 = new } { print }' "$out/$1" > "$out/tmp" &&
+    mv "$out/tmp" "$out/$1"
+}
+
+# val SECTION RUNTIME NAME [COLUMN]: a value of one row (first by default).
+val() {
+  awk -F '\t' -v rt="$2" -v nm="$3" -v c="${4:-1}" \
+    '$1 == rt && $2 == nm { print $(3 + c); exit }' "$out/$1"
+}
+
+# ratio A B: "A/B" as "1.23x", or "-" when either is missing.
+ratio() {
+  awk -v a="$1" -v b="$2" \
+    'BEGIN { if (a == "" || b + 0 <= 0) print "-"; else printf "%.2fx\n", a / b }'
+}
+
+# table SECTION "RUNTIME<TAB>NAME" "TITLE,...": the section's rows aligned,
+# each value followed by its ratio to the baseline row's value (lower is
+# better everywhere).
+table() {
+  [ -s "$out/$1" ] || { echo "  (no rows)"; return; }
+  awk -F '\t' -v base="$2" -v cols="$3" '
+    { n++; nf[n] = NF
+      for (i = 1; i <= NF; i++) c[n, i] = $i
+      if (!b && $1 "\t" $2 == base) b = n
+      if (length($1) > w1) w1 = length($1)
+      if (length($2) > w2) w2 = length($2) }
+    END {
+      if (w1 < 7) w1 = 7
+      nc = split(cols, title, ",")
+      f = "  %-" w1 "s  %-" w2 "s"
+      line = sprintf(f, "runtime", "benchmark")
+      for (j = 1; j <= nc; j++) line = line sprintf("  %12s  %7s", title[j], "ratio")
+      print line "  note"
+      for (r = 1; r <= n; r++) {
+        line = sprintf(f, c[r, 1], c[r, 2])
+        for (j = 1; j <= nc; j++) {
+          v = c[r, 3 + j]; bv = b ? c[b, 3 + j] : ""
+          x = (v != "" && bv + 0 > 0) ? sprintf("%.2fx", v / bv) : "-"
+          line = line sprintf("  %12s  %7s", v, x)
+        }
+        print line "  " (r == b ? "baseline; " : "") c[r, 3]
+      }
+    }' "$out/$1"
+}
+
+# ---- one-way switch -----------------------------------------------------------
+echo
+echo "== one-way switch, ns (best of 5; ratio to luajit coroutine.resume/yield)"
+run switch luajit "N=2000000" luajit bench/switch.lua 2000000 || exit 1
+for vm in lua5.1 lua5.4; do	# slower VMs: half the iterations
+  run switch $vm "N=1000000" $vm bench/switch.lua 1000000 || exit 1
+done
+has greenlet &&
+  run switch "$pyrt" "N=200000 (slower peer)" $PY $P/py_greenlet.py switch 200000
+table switch "luajit	coroutine.resume/yield" "ns"
+same=""
+for vm in luajit lua5.1 lua5.4; do
+  same="$same $vm $(ratio "$(val switch $vm 'g:switch()')" \
+    "$(val switch $vm coroutine.resume/yield)")"
+done
+echo "  target (issue): g:switch <= 1.2x coroutine;" \
+  "this run, g:switch() / coroutine.resume/yield on the same VM:$same"
+
+echo
 echo "== raw context switch, ns (C, no Lua)"
 cc -O2 -o "$out/raw_asm" bench/switch_raw.c c/switch.c c/switch_x86_64.S c/switch_aarch64.S &&
 cc -O2 -DLG_UCONTEXT=1 -o "$out/raw_uc" bench/switch_raw.c c/switch.c || exit 1
 "$out/raw_asm" | sed 's/^/  /'
 "$out/raw_uc" | head -1 | sed 's/^/  /'
+
+# ---- spawn + finish ---------------------------------------------------------------
+echo
+echo "== spawn+finish per green thread, ns (best of 5; ratio to luajit coroutine.wrap+resume)"
+run spawn luajit "N=200000" luajit bench/spawn.lua 200000 || exit 1
+has greenlet &&
+  run spawn "$pyrt" "N=20000 (slow peer)" $PY $P/py_greenlet.py spawn 20000
+has gevent &&
+  run spawn "$pyrt" "N=10000 (slow peer)" $PY $P/py_gevent.py spawn 10000
+has eventlet &&
+  run spawn "$pyrt" "N=10000 (slow peer)" $PY $P/py_eventlet.py spawn 10000
+has tarantool &&
+  run spawn tarantool "N=100000; new+join joined per 10000" \
+    tarantool $P/tnt_fiber.lua spawn 100000
+has cqueues &&
+  run spawn luajit "N=100000" luajit $P/lua_cqueues.lua spawn 100000
+table spawn "luajit	coroutine.wrap+resume" "ns"
+co=$(val spawn luajit coroutine.wrap+resume)
+echo "  target (issue): lg.spawn <= 1.5x coroutine.wrap create+resume;" \
+  "this run: lg.spawn+wait $(ratio "$(val spawn luajit lg.spawn+wait)" "$co")," \
+  "lg.spawn_n+run $(ratio "$(val spawn luajit lg.spawn_n+run)" "$co")"
+
+# ---- sleepers -------------------------------------------------------------------
+# Each Tarantool fiber stack is an mmap plus a guard page: two of the
+# vm.max_map_count mappings, so fewer fibers than 100k may fit.  Then
+# lgreen is also run at Tarantool's N, for a like-for-like row.
+maps=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 65530)
+tn=$(( (maps - 4000) / 2 ))
+[ "$tn" -gt 100000 ] && tn=100000
+echo
+echo "== 100k sleepers, each a random 0-100 ms (ratio to lgreen at N=100000)"
+run sleepers luajit "" luajit bench/sleepers.lua 100000 || exit 1
+rename sleepers sleepers "lg.spawn_n(lg.sleep)"
+has gevent && run sleepers "$pyrt" "" $PY $P/py_gevent.py sleepers 100000
+has eventlet && run sleepers "$pyrt" "" $PY $P/py_eventlet.py sleepers 100000
+if has tarantool; then
+  if [ "$tn" -lt 100000 ]; then
+    run sleepers tarantool "vm.max_map_count=$maps caps fibers" \
+      tarantool $P/tnt_fiber.lua sleepers "$tn"
+    run sleepers luajit "same N as tarantool" luajit bench/sleepers.lua "$tn" &&
+      rename sleepers sleepers "lg.spawn_n(lg.sleep)"
+  else
+    run sleepers tarantool "" tarantool $P/tnt_fiber.lua sleepers 100000
+  fi
+fi
+has cqueues && run sleepers luajit "" luajit $P/lua_cqueues.lua sleepers 100000
+table sleepers "luajit	lg.spawn_n(lg.sleep)" "wall ms,peak RSS KiB"
+echo "  target (issue): none for sleepers; this is a report"
+
+# ---- idle memory ------------------------------------------------------------------
+in=20000
+[ "$tn" -lt "$in" ] && in=$tn
+echo
+echo "== idle memory per parked green thread, bytes (RSS delta / N after gc; ratio to lgreen)"
+run idle luajit "" luajit bench/idle.lua 20000 || exit 1
+rename idle idle "lg.Event:wait"
+has greenlet && run idle "$pyrt" "" $PY $P/py_greenlet.py idle 20000
+has gevent && run idle "$pyrt" "" $PY $P/py_gevent.py idle 20000
+has eventlet && run idle "$pyrt" "" $PY $P/py_eventlet.py idle 20000
+has tarantool && run idle tarantool "" tarantool $P/tnt_fiber.lua idle "$in"
+has cqueues && run idle luajit "" luajit $P/lua_cqueues.lua idle 20000
+table idle "luajit	lg.Event:wait" "bytes"
+echo "  target (issue): idle <= 5 KiB (5120 bytes) per parked greenthread;" \
+  "this run: lgreen $(val idle luajit lg.Event:wait) bytes"
+exit 0

@@ -27,13 +27,19 @@ print(("greenlet.new+switch %.0f ns"):format(best(function()
 end, N)))
 
 local spawn, spawn_n, sleep = lg.spawn, lg.spawn_n, lg.sleep
+-- In batches of 1000 alive at once, as a server's requests would be.
+local B = 1000
 print(("lg.spawn_n+run %.0f ns"):format(best(function()
-  for _ = 1, N do spawn_n(noop) end
-  sleep(0)
+  for _ = 1, N / B do
+    for _ = 1, B do spawn_n(noop) end
+    sleep(0)
+  end
 end, N)))
 
 print(("lg.spawn+wait %.0f ns"):format(best(function()
   local t = {}
-  for i = 1, N do t[i] = spawn(noop) end
-  for i = 1, N do t[i]:wait() end
+  for _ = 1, N / B do
+    for i = 1, B do t[i] = spawn(noop) end
+    for i = 1, B do t[i]:wait() end
+  end
 end, N)))

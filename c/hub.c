@@ -232,7 +232,7 @@ static void hub_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int hub_loop(lua_State *L);
 
 /* Push the hub greenlet, creating it (parent: main) on first use. */
-static lg_greenlet *hub_pushgreenlet(lua_State *L, lg_hub *hub)
+lg_greenlet *lg_hub_pushgreenlet(lua_State *L, lg_hub *hub)
 {
   if (hub->hubg == NULL) {
     int nidx;
@@ -364,7 +364,7 @@ static int hub_loop(lua_State *L)
 /* Switch the running greenlet (on L) to the hub. */
 static int hub_switchto(lua_State *L, lg_hub *hub)
 {
-  lg_greenlet *h = hub_pushgreenlet(L, hub);		/* hubg */
+  lg_greenlet *h = lg_hub_pushgreenlet(L, hub);		/* hubg */
   int r = lg_greenlet_switch(L, hub->vm, h, lua_gettop(L), 0, LG_XVALUES);
   return r;
 }
@@ -427,7 +427,7 @@ void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay)
 {
   lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, gidx);
   lg_hubnode *nd = hub_node(g);
-  hub_pushgreenlet(L, hub);				/* .. args hubg */
+  lg_hub_pushgreenlet(L, hub);				/* .. args hubg */
   lg_greenlet_setparent(L, gidx, lua_gettop(L));	/* it ends into the hub */
   lua_pop(L, 1);					/* .. args */
   if (!lua_checkstack(g->L, n + LUA_MINSTACK))

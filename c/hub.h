@@ -73,6 +73,8 @@ typedef struct lg_hub {
 
 /* Find or create the hub of L's VM (without a loop yet). */
 lg_hub *lg_hub_open(lua_State *L, lg_vm *vm);
+/* Push the hub greenlet, creating it on first use. */
+lg_greenlet *lg_hub_pushgreenlet(lua_State *L, lg_hub *hub);
 /* Give the hub a loop of its own (first use, unless the host gave one). */
 void lg_hub_newloop(lua_State *L, lg_hub *hub);
 #define lg_hub_ready(L, hub) \

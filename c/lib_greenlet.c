@@ -206,6 +206,8 @@ static int gl_stats(lua_State *L)
   lua_setfield(L, -2, "slab_stacks");
   lua_pushinteger(L, (lua_Integer)vm->pool.maxguarded);
   lua_setfield(L, -2, "max_guarded");
+  lua_pushinteger(L, LG_POOL_MAX);
+  lua_setfield(L, -2, "pool_max");
   lua_pushstring(L, LG_LUA54 ? "5.4" : vm->luajit ? "luajit" : "5.1");
   lua_setfield(L, -2, "vm");
   lua_pushstring(L, LG_UCONTEXT ? "ucontext" : "asm");

@@ -128,12 +128,10 @@ static int hub_now(lua_State *L)
   return 1;
 }
 
-/* greenlet() -> the hub greenlet, or nil before first use */
+/* greenlet() -> the hub greenlet (created on first use) */
 static int hub_greenlet(lua_State *L)
 {
-  lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
-  if (hub->hubg == NULL) return 0;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, hub->hubref);
+  lg_hub_pushgreenlet(L, (lg_hub *)lua_touserdata(L, lua_upvalueindex(1)));
   return 1;
 }
 

@@ -18,8 +18,8 @@
 
 #define LG_GUARD	(64 * 1024)	/* PROT_NONE below each stack (rule 4) */
 #define LG_HOTBYTES	(16 * 1024)	/* top of a pooled stack kept resident */
-#define LG_POOL_HOT	16		/* pooled stacks kept fully resident */
-#define LG_POOL_MAX	256		/* pooled stacks at most; more are unmapped */
+#define LG_POOL_HOT	128		/* pooled stacks kept fully resident */
+#define LG_POOL_MAX	1024		/* pooled stacks at most; more are unmapped */
 #define LG_STACK_MIN	(32 * 1024)	/* smallest opts.stack_size accepted */
 #define LG_STACK_MAX	((size_t)1 << 30)
 #define LG_SLAB_N	64		/* stacks per slab mapping */

@@ -37,7 +37,7 @@ def sleepers(n):
         pool.spawn_n(eventlet.sleep, d)
     pool.waitall()
     wall = (time.monotonic() - t) * 1000
-    print("eventlet.sleep %d %.0f %d" % (n, wall, hwm_kib()))
+    print("GreenPool.spawn_n(eventlet.sleep) %d %.0f %d" % (n, wall, hwm_kib()))
 
 
 def idle(n):

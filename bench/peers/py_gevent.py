@@ -34,7 +34,7 @@ def sleepers(n):
         gevent.spawn_raw(gevent.sleep, d)
     gevent.wait()                     # until the loop has nothing left
     wall = (time.monotonic() - t) * 1000
-    print("gevent.sleep %d %.0f %d" % (n, wall, hwm_kib()))
+    print("gevent.spawn_raw(gevent.sleep) %d %.0f %d" % (n, wall, hwm_kib()))
 
 
 def idle(n):

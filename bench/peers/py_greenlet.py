@@ -49,7 +49,7 @@ def idle(n):
     for g in parked:
         g.switch()                    # starts, switches back: parked
     after = rss()
-    print("greenlet.parked %d %.0f" % (n, (after - before) / n))
+    print("greenlet:parent.switch() %d %.0f" % (n, (after - before) / n))
 
 
 mode = sys.argv[1]

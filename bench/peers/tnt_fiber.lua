@@ -32,7 +32,7 @@ end
 local function noop() end
 
 if mode == "spawn" then
-  N = N or 200000
+  N = N or 100000
   -- fiber.create runs the new fiber at once, so a no-op one has finished
   -- (and gone back to the fiber cache) when create returns.
   print(("fiber.create %.0f ns"):format(best(function()
@@ -67,7 +67,7 @@ elseif mode == "sleepers" then
   end
   while done < N do cond:wait() end
   local wall = (clock.monotonic() - t0) * 1000
-  print(("fiber.sleep %d %.0f %d"):format(N, wall, status("VmHWM")))
+  print(("fiber.create(fiber.sleep) %d %.0f %d"):format(N, wall, status("VmHWM")))
 elseif mode == "idle" then
   N = N or 20000
   local cond = fiber.cond()

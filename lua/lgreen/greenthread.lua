@@ -7,6 +7,7 @@ local G, H = core.greenlet, core.hub
 local newgreenlet, getcurrent, Exit = G.new, G.getcurrent, G.GreenletExit
 local schedule, schedule_after, throw, site = H.schedule, H.schedule_after, H.throw, H.site
 local sleep = H.sleep
+local hubgreenlet = H.greenlet()	-- parent of every greenthread
 local xpcall, pcall, error, select, type, tostring, setmetatable, getmetatable =
   xpcall, pcall, error, select, type, tostring, setmetatable, getmetatable
 local traceback = debug.traceback
@@ -102,7 +103,7 @@ local function new(fn, level, name)
   if not callable(fn) then
     error(("bad argument #1 to '%s' (function expected, got %s)"):format(name, type(fn)), level + 1)
   end
-  local g = newgreenlet(run)
+  local g = newgreenlet(run, hubgreenlet)
   local gt = setmetatable({ greenlet = g, dead = false }, GreenThread)
   gt.site_fn, gt.site_line = site(level + 1)
   return gt, g
@@ -143,7 +144,7 @@ function M.spawn_n(fn, ...)
   if not callable(fn) then
     error(("bad argument #1 to 'spawn_n' (function expected, got %s)"):format(type(fn)), 2)
   end
-  local g = newgreenlet(run_n)
+  local g = newgreenlet(run_n, hubgreenlet)
   local sf, sl = site(2)
   schedule(g, sf, sl, fn, ...)
   return g
