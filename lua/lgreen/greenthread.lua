@@ -19,6 +19,7 @@ local stderr = io.stderr
 local xpcall_args = select(2, xpcall(function(a) return a end, traceback, true)) == true
 
 local GreenThread = {}
+local name_of
 
 -- An uncaught error travels to the report wrapped with its traceback.
 local Caught = {}
@@ -56,7 +57,7 @@ local function run_links(gt)
     local l = links[i]
     local ok, err = xpcall(function() return l[1](gt, unpack(l, 2, l.n)) end, on_error)
     if not ok and getmetatable(err) == Caught then
-      report("link of " .. gt.name, gt.site_fn, gt.site_line, err)
+      report("link of " .. name_of(gt), gt.site_fn, gt.site_line, err)
     end
   end
 end
@@ -69,7 +70,7 @@ local function finish(gt, ok, ...)
   else
     local err = ...
     if getmetatable(err) == Caught then
-      report(gt.name, gt.site_fn, gt.site_line, err)
+      report(name_of(gt), gt.site_fn, gt.site_line, err)
       err = err.err
     end
     gt.failed, gt.error = true, err
@@ -150,13 +151,12 @@ function M.spawn_n(fn, ...)
   return g
 end
 
--- The name in reports: "'name'" if set with gt.greenlet.name, else address.
-GreenThread.__index = function(gt, k)
-  if k == "name" then
-    local n = gt.greenlet.name
-    return n and ("'" .. n .. "'") or tostring(gt.greenlet):match("0x%x+") or "?"
-  end
-  return GreenThread[k]
+GreenThread.__index = GreenThread
+
+-- The name in reports: "'name'" if gt.greenlet.name is set, else its address.
+function name_of(gt)
+  local n = gt.greenlet.name
+  return n and ("'" .. n .. "'") or tostring(gt.greenlet):match("0x%x+") or "?"
 end
 
 -- Results of the function, or its error raised again (same value).  A
@@ -219,7 +219,7 @@ function GreenThread:cancel(err)
 end
 
 function GreenThread:__tostring()
-  return ("GreenThread %s (%s)"):format(self.name, self.dead and "dead" or "alive")
+  return ("GreenThread %s (%s)"):format(name_of(self), self.dead and "dead" or "alive")
 end
 
 M.GreenThread = GreenThread
