@@ -361,6 +361,17 @@ static int hub_loop(lua_State *L)
 
 /* -- Park and wake -------------------------------------------------------- */
 
+/* Start n's timer: it queues n after seconds (n is anchored already). */
+static void hub_arm(lg_hub *hub, lg_hubnode *n, double seconds)
+{
+  ev_now_update(hub->loop);
+  ev_timer_init(&n->timer, hub_timer_cb, seconds, 0.);
+  n->timer.data = hub;
+  ev_timer_start(hub->loop, &n->timer);
+  hub_track(hub, seconds);
+  hub->nparked++;
+}
+
 /* Switch the running greenlet (on L) to the hub. */
 static int hub_switchto(lua_State *L, lg_hub *hub)
 {
@@ -383,12 +394,7 @@ int lg_hub_park(lua_State *L, lg_hub *hub, double timeout)
     lg_getr(L, hub->vm, LG_R_CURRENT);			/* self */
     n->ref = hub_ref(L, hub, -1);
     lua_pop(L, 1);
-    ev_now_update(hub->loop);
-    ev_timer_init(&n->timer, hub_timer_cb, timeout, 0.);
-    n->timer.data = hub;
-    ev_timer_start(hub->loop, &n->timer);
-    hub_track(hub, timeout);
-    hub->nparked++;
+    hub_arm(hub, n, timeout);
   }
   return hub_switchto(L, hub);
 }
@@ -438,12 +444,7 @@ void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay)
   nd->ref = hub_ref(L, hub, gidx);
   if (delay >= 0) {
     nd->state = LG_HN_PARKED;
-    ev_now_update(hub->loop);
-    ev_timer_init(&nd->timer, hub_timer_cb, delay, 0.);
-    nd->timer.data = hub;
-    ev_timer_start(hub->loop, &nd->timer);
-    hub_track(hub, delay);
-    hub->nparked++;
+    hub_arm(hub, nd, delay);
   } else {
     hub_enqueue(hub, nd);
   }

@@ -93,21 +93,15 @@ static int hub_sleep(lua_State *L)
 {
   lg_hub *hub = hubof(L);
   double s = optseconds(L, 1);
-  int n;
   lua_settop(L, 0);
-  n = lg_hub_sleep(L, hub, s);
-  if (n < 0) return lg_greenlet_raise(L);
-  return 0;
+  return lg_hub_sleep(L, hub, s) < 0 ? lg_greenlet_raise(L) : 0;
 }
 
 static int hub_run(lua_State *L)
 {
   lg_hub *hub = hubof(L);
-  int n;
   lua_settop(L, 0);
-  n = lg_hub_run(L, hub);
-  if (n < 0) return lg_greenlet_raise(L);
-  return 0;
+  return lg_hub_run(L, hub) < 0 ? lg_greenlet_raise(L) : 0;
 }
 
 /* step() -> boolean: anything left to wait for */

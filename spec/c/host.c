@@ -9,20 +9,11 @@
 #include <time.h>
 
 #include <ev.h>
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
+#include "testvm.h"
 
 #include "../../c/lgreen.h"
 
-static int ntest, nfail;
 
-static void ok(int cond, const char *what)
-{
-  ntest++;
-  if (!cond) nfail++;
-  printf("%sok %d - %s\n", cond ? "" : "not ", ntest, what);
-}
 
 static double now(void)
 {
@@ -39,18 +30,6 @@ static const char *chunk =
   "end\n"
   "lg.spawn_n(function() for _ = 1, 5 do lg.sleep(0) end RESULT.yields = 5 end)\n";
 
-static lua_State *newvm(const char *cpath)
-{
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, cpath);
-  lua_setfield(L, -2, "cpath");
-  lua_pushstring(L, "lua/?.lua;lua/?/init.lua");
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
-  return L;
-}
 
 /* RESULT is {1, 2, 3, yields = 5}? */
 static int result_ok(lua_State *L)
@@ -72,7 +51,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void host_runs_libev(const char *cpath)
 {
   struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-  lua_State *L = newvm(cpath);
+  lua_State *L = test_newvm(cpath);
   ev_timer tick;
   int more, rc, iterations = 0;
   ok(lgreen_setloop(L, loop) == 0, "lgreen_setloop before first use");
@@ -96,7 +75,7 @@ static void host_runs_libev(const char *cpath)
 
 static void host_runs_poll(const char *cpath)
 {
-  lua_State *L = newvm(cpath);
+  lua_State *L = test_newvm(cpath);
   struct pollfd pfd;
   int more, wakeups = 0, rc;
   double t0 = now(), t;
@@ -124,6 +103,5 @@ int main(int argc, char **argv)
   const char *cpath = argc > 1 ? argv[1] : "build/5.1/?.so";
   host_runs_libev(cpath);
   host_runs_poll(cpath);
-  printf("1..%d\n", ntest);
-  return nfail != 0;
+  return tap_done();
 }

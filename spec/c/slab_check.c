@@ -6,20 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tap.h"
 #include "../../c/stack.h"
 #include "../../c/switch.h"
 
-static int ntest, nfail;
 static lg_ctx mainctx, ctx;
 static lg_stack victim;
 static size_t overrun;
 
-static void ok(int cond, const char *what)
-{
-  ntest++;
-  if (!cond) nfail++;
-  printf("%sok %d - %s\n", cond ? "" : "not ", ntest, what);
-}
 
 /* Write below the stack's bottom, as a runaway recursion would. */
 static void body(void *arg)
@@ -63,6 +57,5 @@ int main(void)
   lg_stack_put(&p, &s[0]);
   lg_stack_drain(&p);
   ok(p.nmapped == 0 && p.nslabs == 0, "drain unmaps guarded stacks and slabs");
-  printf("1..%d\n", ntest);
-  return nfail != 0;
+  return tap_done();
 }

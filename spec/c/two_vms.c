@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
+#include "testvm.h"
 
 #if LUA_VERSION_NUM >= 502
 #define lua_objlen lua_rawlen
@@ -42,18 +40,6 @@ static long expected(long seed, long n)
   return acc;
 }
 
-static lua_State *newvm(const char *cpath)
-{
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, cpath);
-  lua_setfield(L, -2, "cpath");
-  lua_pushstring(L, "lua/?.lua");
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
-  return L;
-}
 
 typedef struct job {
   const char *cpath;
@@ -65,7 +51,7 @@ typedef struct job {
 static void *run(void *arg)
 {
   job *j = (job *)arg;
-  lua_State *L = newvm(j->cpath);
+  lua_State *L = test_newvm(j->cpath);
   int rounds;
   j->result = -1;
   for (rounds = 0; rounds < 5; rounds++) {
@@ -83,20 +69,13 @@ static void *run(void *arg)
   return NULL;
 }
 
-static int nfail, ntest;
 
-static void ok(int cond, const char *what)
-{
-  ntest++;
-  if (!cond) nfail++;
-  printf("%sok %d - %s\n", cond ? "" : "not ", ntest, what);
-}
 
 /* A greenlet of VM a, copied by C into a greenlet of VM b, must be refused
 ** by b with a clear error, not switched to. */
 static void smuggle(const char *cpath)
 {
-  lua_State *a = newvm(cpath), *b = newvm(cpath);
+  lua_State *a = test_newvm(cpath), *b = test_newvm(cpath);
   void *ga, *gb;
   char saved[1024];
   size_t sz;
@@ -136,6 +115,5 @@ int main(int argc, char **argv)
     ok(jobs[i].result == expected(jobs[i].seed, atol(NSWITCH)), what);
   }
   smuggle(cpath);
-  printf("1..%d\n", ntest);
-  return nfail != 0;
+  return tap_done();
 }
