@@ -155,18 +155,18 @@ cc -O2 -DLG_UCONTEXT=1 -o "$out/raw_uc" bench/switch_raw.c c/switch.c || exit 1
 # ---- spawn + finish ---------------------------------------------------------------
 echo
 echo "== spawn+finish per green thread, ns (best of 5; ratio to luajit coroutine.wrap+resume)"
-run spawn luajit "N=200000" luajit bench/spawn.lua 200000 || exit 1
+run spawn luajit "N=200000; lg.* in batches of 1000" luajit bench/spawn.lua 200000 || exit 1
 has greenlet &&
   run spawn "$pyrt" "N=20000 (slow peer)" $PY $P/py_greenlet.py spawn 20000
 has gevent &&
-  run spawn "$pyrt" "N=10000 (slow peer)" $PY $P/py_gevent.py spawn 10000
+  run spawn "$pyrt" "N=10000 (slow peer), batches of 1000" $PY $P/py_gevent.py spawn 10000
 has eventlet &&
-  run spawn "$pyrt" "N=10000 (slow peer)" $PY $P/py_eventlet.py spawn 10000
+  run spawn "$pyrt" "N=10000 (slow peer), batches of 1000" $PY $P/py_eventlet.py spawn 10000
 has tarantool &&
-  run spawn tarantool "N=100000; new+join joined per 10000" \
+  run spawn tarantool "N=100000; new+join per batch of 1000" \
     tarantool $P/tnt_fiber.lua spawn 100000
 has cqueues &&
-  run spawn luajit "N=100000" luajit $P/lua_cqueues.lua spawn 100000
+  run spawn luajit "N=100000, batches of 1000" luajit $P/lua_cqueues.lua spawn 100000
 table spawn "luajit	coroutine.wrap+resume" "ns"
 co=$(val spawn luajit coroutine.wrap+resume)
 echo "  target (issue): lg.spawn <= 1.5x coroutine.wrap create+resume;" \

@@ -13,19 +13,22 @@ def noop():
     pass
 
 
-def spawn(n):
+def spawn(n, b=1000):
+    # In batches of b alive at once, as bench/spawn.lua does.
     def joined():
-        gevent.joinall([gevent.spawn(noop) for _ in range(n)])
+        for _ in range(n // b):
+            gevent.joinall([gevent.spawn(noop) for _ in range(b)])
 
     # spawn_raw is gevent's handle-less spawn, the match for lg.spawn_n;
     # sleep(0) queues the caller behind every spawned callback.
     def raw():
-        for _ in range(n):
-            gevent.spawn_raw(noop)
-        gevent.sleep(0)
+        for _ in range(n // b):
+            for _ in range(b):
+                gevent.spawn_raw(noop)
+            gevent.sleep(0)
     gevent.sleep(0)                   # hub and loop exist before timing
-    print("gevent.spawn+joinall %.0f ns" % best(joined, n))
-    print("gevent.spawn_raw+sleep(0) %.0f ns" % best(raw, n))
+    print("gevent.spawn+joinall %.0f ns" % best(joined, n // b * b))
+    print("gevent.spawn_raw+sleep(0) %.0f ns" % best(raw, n // b * b))
 
 
 def sleepers(n):

@@ -38,10 +38,10 @@ if mode == "spawn" then
   print(("fiber.create %.0f ns"):format(best(function()
     for _ = 1, N do fiber.create(noop) end
   end, N)))
-  -- A finished joinable fiber keeps its stack (an mmap plus a guard page)
-  -- until joined; vm.max_map_count caps how many can wait, so join in
-  -- batches of B.
-  local B = math.min(N, 10000)
+  -- In batches of B alive at once, as bench/spawn.lua does.  (A finished
+  -- joinable fiber keeps its stack, an mmap plus a guard page, until
+  -- joined, and vm.max_map_count would cap one batch of all N.)
+  local B = math.min(N, 1000)
   print(("fiber.new+join %.0f ns"):format(best(function()
     local t = {}
     for _ = 1, N / B do
