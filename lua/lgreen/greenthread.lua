@@ -52,7 +52,7 @@ end
 
 local function run_links(gt)
   local links = gt.links
-  gt.links = nil
+  gt.links = false
   for i = 1, #links do
     local l = links[i]
     local ok, err = xpcall(function() return l[1](gt, unpack(l, 2, l.n)) end, on_error)
@@ -94,8 +94,10 @@ end
 -- Run fn(...) here and now; a dead GreenThread holding its outcome (for a
 -- pool member spawning into its own full pool).
 local function M_inline(fn, ...)
-  local t = setmetatable({ greenlet = getcurrent(), dead = false }, GreenThread)
-  t.site_fn, t.site_line = site(3)
+  local sf, sl = site(3)
+  local t = setmetatable({ greenlet = getcurrent(), dead = false, site_fn = sf,
+    site_line = sl, n = false, results = false, failed = false,
+    error = false, waiters = false, links = false }, GreenThread)
   run(t, fn, ...)
   return t
 end
@@ -105,8 +107,11 @@ local function new(fn, level, name)
     error(("bad argument #1 to '%s' (function expected, got %s)"):format(name, type(fn)), level + 1)
   end
   local g = newgreenlet(run, hubgreenlet)
-  local gt = setmetatable({ greenlet = g, dead = false }, GreenThread)
-  gt.site_fn, gt.site_line = site(level + 1)
+  local sf, sl = site(level + 1)
+  -- every field it will ever hold, so the table is sized once
+  local gt = setmetatable({ greenlet = g, dead = false, site_fn = sf,
+    site_line = sl, n = false, results = false, failed = false,
+    error = false, waiters = false, links = false }, GreenThread)
   return gt, g
 end
 
