@@ -277,7 +277,8 @@ static void hub_resume(lua_State *L, lg_hub *hub, lg_hubnode *n)
   }
   switch (n->wake) {
   case LG_HW_TIMEOUT:			/* park returns false */
-    lua_pushboolean(g->Lsw, 0);
+  case LG_HW_IO:			/* wait_io returns true */
+    lua_pushboolean(g->Lsw, n->wake == LG_HW_IO);
     nv = 1;
     break;
   case LG_HW_TIMER:			/* park raises the Timeout's error */
@@ -476,6 +477,49 @@ const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx)
   if (nd->state == LG_HN_PARKED)
     return lg_hub_wake(L, hub, gidx, 1, LG_HW_ERROR) ? "thrown" : NULL;
   return NULL;
+}
+
+/* Its fd is ready: queue the waiter (anchored by its wait). */
+static void hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+  lg_hubnode *n = (lg_hubnode *)w->data;
+  lg_hub *hub = (lg_hub *)n->timer.data;
+  (void)revents;
+  ev_io_stop(loop, w);
+  if (n->state != LG_HN_PARKED) return;	/* timed out or killed already */
+  if (ev_is_active(&n->timer)) {
+    ev_timer_stop(loop, &n->timer);
+    hub->nparked--;
+  }
+  n->wake = LG_HW_IO;
+  hub_enqueue(hub, n);
+}
+
+/* The ev_io lives in this frame, on the waiting greenlet's own stack: it
+** is stopped here, after the switch back, whatever woke the greenlet. */
+int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout)
+{
+  lg_greenlet *self = hub->vm->current;
+  lg_hubnode *n = hub_node(self);
+  ev_io io;
+  int r;
+  if (self == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
+  if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
+    hub_timeout_consume(L, hub, n);			/* err */
+    return -1;
+  }
+  n->state = LG_HN_PARKED;
+  lg_getr(L, hub->vm, LG_R_CURRENT);			/* self */
+  n->ref = hub_ref(L, hub, -1);
+  lua_pop(L, 1);
+  n->timer.data = hub;
+  if (timeout >= 0) hub_arm(hub, n, timeout);
+  ev_io_init(&io, hub_io_cb, fd, events);
+  io.data = n;
+  ev_io_start(hub->loop, &io);
+  r = hub_switchto(L, hub);
+  ev_io_stop(hub->loop, &io);
+  return r;
 }
 
 int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds)

@@ -21,7 +21,8 @@ enum {
   LG_HW_VALUES,		/* nvals values placed (park: true, ...) */
   LG_HW_ERROR,		/* one error value placed: raised in park */
   LG_HW_TIMEOUT,	/* its park timed out: the hub pushes false */
-  LG_HW_TIMER		/* a Timeout fired: the hub pushes its error */
+  LG_HW_TIMER,		/* a Timeout fired: the hub pushes its error */
+  LG_HW_IO		/* its fd is ready: the hub pushes true */
 };
 
 typedef struct lg_timeout lg_timeout;
@@ -97,6 +98,10 @@ void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay);
 ** one resumes with it, a new one dies without running.  Returns what
 ** happened: "thrown", "cancelled", or NULL (not the hub's to kill). */
 const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx);
+/* The running greenlet waits until fd is ready for events (EV_READ and/or
+** EV_WRITE), or timeout seconds pass (< 0: no timeout).  Returns like
+** lg_hub_park: true on readiness, false on timeout, -1 to raise. */
+int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout);
 /* Yield to every greenlet ready now, or sleep. */
 int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds);
 /* From main: run until nothing is ready and no watcher is active. */

@@ -88,6 +88,27 @@ static int hub_schedule_after(lua_State *L)
   return 0;
 }
 
+/* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> true | false (timed out) */
+static int hub_wait_fd(lua_State *L)
+{
+  lg_hub *hub = hubof(L);
+  lua_Number fd = luaL_checknumber(L, 1);
+  const char *what = luaL_checkstring(L, 2);
+  double t = optseconds(L, 3);
+  int events = 0, n;
+  if (fd < 0 || fd != (lua_Number)(int)fd)
+    luaL_argerror(L, 1, "file descriptor expected");
+  for (; *what; what++) {
+    if (*what == 'r') events |= EV_READ;
+    else if (*what == 'w') events |= EV_WRITE;
+    else luaL_argerror(L, 2, "\"r\", \"w\" or \"rw\" expected");
+  }
+  if (events == 0) luaL_argerror(L, 2, "\"r\", \"w\" or \"rw\" expected");
+  lua_settop(L, 0);
+  n = lg_hub_wait_io(L, hub, (int)fd, events, t);
+  return ret(L, n);
+}
+
 /* sleep([seconds]): 0 or none yields to every greenlet ready now */
 static int hub_sleep(lua_State *L)
 {
@@ -233,6 +254,7 @@ static const luaL_Reg hub_funcs[] = {
   { "park", hub_park }, { "wake", hub_wake }, { "throw", hub_throw },
   { "schedule", hub_schedule }, { "schedule_after", hub_schedule_after },
   { "sleep", hub_sleep }, { "run", hub_run }, { "step", hub_step },
+  { "wait_fd", hub_wait_fd },
   { "now", hub_now }, { "greenlet", hub_greenlet }, { "site", hub_site },
   { "stats", hub_stats }, { "timeout", hub_timeout },
   { "backend_fd", hub_backend_fd }, { "next_timeout", hub_next_timeout },
