@@ -468,7 +468,12 @@ const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx)
   }
   if (nd->state == LG_HN_READY) {	/* woken already: replace the values */
     lua_State *to = g->Lsw;
-    lua_pop(to, nd->nvals);
+    if (nd->wake == LG_HW_VALUES || nd->wake == LG_HW_ERROR)
+      lua_pop(to, nd->nvals);		/* placed by its waker */
+    else if (nd->wake == LG_HW_TIMER) {	/* the Timeout's error yields to ours */
+      hub_timeout_consume(L, hub, nd);			/* .. err terr */
+      lua_pop(L, 1);					/* .. err */
+    }
     lua_xmove(L, to, 1);
     nd->nvals = 1;
     nd->wake = LG_HW_ERROR;

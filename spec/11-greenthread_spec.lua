@@ -236,3 +236,37 @@ describe("spawn and finish", function()
       ("RSS grew by %d KiB"):format(after - before))
   end)
 end)
+
+describe("kill of a greenthread already woken", function()
+  it("by a sleep that ran out: it raises the kill, nothing else is lost", function()
+    local got
+    local gt = lg.spawn(function()
+      local ok, err = pcall(lg.sleep, 0.001)
+      got = err
+      error(err, 0)
+    end)
+    lg.sleep(0)			-- it sleeps
+    local spin = lg.now() + 0.01
+    while lg.now() < spin do end	-- its timer runs out meanwhile...
+    lg.sleep(0)			-- ...and the hub queues it; main runs first
+    gt:kill("stop")
+    assert.same({ false, "stop" }, { pcall(gt.wait, gt) })
+    assert.equal("stop", got)
+  end)
+
+  it("by a Timeout: the kill wins and the Timeout is settled", function()
+    local t
+    local gt = lg.spawn(function()
+      t = lg.Timeout(0.001)
+      local ok, err = pcall(lg.Event().wait, lg.Event())
+      error(err, 0)
+    end)
+    lg.sleep(0)
+    local spin = lg.now() + 0.01
+    while lg.now() < spin do end
+    lg.sleep(0)
+    gt:kill("stop")
+    assert.same({ false, "stop" }, { pcall(gt.wait, gt) })
+    assert.is_false(t.pending)
+  end)
+end)
