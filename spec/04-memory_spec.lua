@@ -35,7 +35,7 @@ describe("finished greenlets", function()
     local m = n - warm
     assert.equal(m * (m + 1) / 2 + m, sum)
     -- a leaked Lua object per greenlet would be > 50 MiB of Lua heap
-    assert.is_true(heap1 - heap0 < 1024, ("Lua heap grew by %d KiB"):format(heap1 - heap0))
+    assert.is_true(heap1 - heap0 < 1024, ("Lua heap grew by %.0f KiB"):format(heap1 - heap0))
     -- one leaked 4 KiB stack page per greenlet would be > 3.5 GiB, one
     -- leaked lua_State > 500 MiB: 32 MiB leaves room for the C allocator's
     -- high-water mark (under ASan or valgrind, freed memory is held back)

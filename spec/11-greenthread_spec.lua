@@ -232,7 +232,7 @@ describe("spawn and finish", function()
     H.collect()
     local after, heap1 = H.rss_kib(), collectgarbage("count")
     assert.equal(n * 9 / 10 / batch * batch * (batch + 1) / 2, total)
-    assert.is_true(heap1 - heap0 < 1024, ("Lua heap grew by %d KiB"):format(heap1 - heap0))
+    assert.is_true(heap1 - heap0 < 1024, ("Lua heap grew by %.0f KiB"):format(heap1 - heap0))
     assert.is_true(H.slow or after - before < 32768,
       ("RSS grew by %d KiB"):format(after - before))
   end)
