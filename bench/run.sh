@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-export LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/5.1/?.so;;" \
+export LUA_PATH="lua/?.lua;lua/?/init.lua;bench/?.lua;;" LUA_CPATH="build/5.1/?.so;;" \
   LUA_CPATH_5_4="build/5.4/?.so;;"
 # Debian's interpreter: the python3-* packages install for it, not for
 # whatever python3 comes first in PATH (pyenv and the like).

@@ -4,17 +4,7 @@ local lg = require "lgreen"
 local greenlet = require "lgreen.greenlet"
 
 local N = tonumber(arg and arg[1]) or 200000
-local clock = os.clock
-
-local function best(f, n)
-  local b = math.huge
-  for _ = 1, 5 do
-    local t = clock()
-    f()
-    b = math.min(b, clock() - t)
-  end
-  return b / n * 1e9
-end
+local best = require("benchlib").best
 
 local function noop() end
 local wrap = coroutine.wrap

@@ -3,17 +3,9 @@
 local greenlet = require "lgreen.greenlet"
 
 local N = tonumber(arg and arg[1]) or 2000000
-local clock = os.clock
 
-local function best(f)
-  local b = math.huge
-  for _ = 1, 5 do
-    local t = clock()
-    f()
-    b = math.min(b, clock() - t)
-  end
-  return b / (2 * N) * 1e9	-- each round trip is two one-way switches
-end
+-- each round trip is two one-way switches
+local function best(f) return require("benchlib").best(f, 2 * N) end
 
 local resume, yield = coroutine.resume, coroutine.yield
 local co = coroutine.create(function() while true do yield() end end)

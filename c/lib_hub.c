@@ -312,22 +312,24 @@ LGREEN_API int lgreen_step(lua_State *L)
   return more;
 }
 
-LGREEN_API int lgreen_backend_fd(lua_State *L)
+/* The hub of L's VM, with its loop, for a host's call. */
+static lg_hub *hub_for_host(lua_State *L)
 {
   lg_hub *hub;
   hub_require(L);
   hub = hub_of_state(L);
   lg_hub_ready(L, hub);
-  return lg_hub_backend_fd(hub);
+  return hub;
+}
+
+LGREEN_API int lgreen_backend_fd(lua_State *L)
+{
+  return lg_hub_backend_fd(hub_for_host(L));
 }
 
 LGREEN_API double lgreen_next_timeout(lua_State *L)
 {
-  lg_hub *hub;
-  hub_require(L);
-  hub = hub_of_state(L);
-  lg_hub_ready(L, hub);
-  return lg_hub_next_timeout(hub);
+  return lg_hub_next_timeout(hub_for_host(L));
 }
 
 /* Push the hub module table. */

@@ -8,22 +8,9 @@ local condition = require "cqueues.condition"
 local mode, N = arg[1], tonumber(arg[2])
 local now = cqueues.monotime
 
-local function best(f, n)
-  local b = math.huge
-  for _ = 1, 5 do
-    local t = now()
-    f()
-    b = math.min(b, now() - t)
-  end
-  return b / n * 1e9
-end
-
-local function status(field)
-  local f = assert(io.open("/proc/self/status"))
-  local v = f:read("*a"):match(field .. ":%s*(%d+)")
-  f:close()
-  return tonumber(v)
-end
+local benchlib = require "benchlib"
+local status = benchlib.status
+local function best(f, n) return benchlib.best(f, n, now) end
 
 local function rss()
   collectgarbage("collect")
