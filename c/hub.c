@@ -373,11 +373,26 @@ static void hub_arm(lg_hub *hub, lg_hubnode *n, double seconds)
   hub->nparked++;
 }
 
-/* Switch the running greenlet (on L) to the hub. */
+/* Switch the running greenlet (on L) to the hub, and back.  Normally the
+** hub resumed us (our node is idle again); but a plain g:switch or g:throw
+** may have, while we waited.  Then forget the wait, or the hub would later
+** resume us from nowhere: stop the timer, drop the anchor, and let the hub
+** skip a queued entry (it drops that entry's anchor itself). */
 static int hub_switchto(lua_State *L, lg_hub *hub)
 {
+  lg_hubnode *n = hub_node(hub->vm->current);
   lg_greenlet *h = lg_hub_pushgreenlet(L, hub);		/* hubg */
   int r = lg_greenlet_switch(L, hub->vm, h, lua_gettop(L), 0, LG_XVALUES);
+  if (LG_UNLIKELY(n->state != LG_HN_IDLE)) {
+    if (n->state == LG_HN_PARKED) {
+      if (ev_is_active(&n->timer)) {
+	ev_timer_stop(hub->loop, &n->timer);
+	hub->nparked--;
+      }
+      hub_unref(L, hub, &n->ref);
+    }
+    n->state = LG_HN_IDLE;
+  }
   return r;
 }
 
@@ -555,17 +570,23 @@ int lg_hub_run(lua_State *L, lg_hub *hub)
 {
   if (hub->vm->current != hub->vm->main)
     luaL_error(L, "run() must be called from the main greenlet");
+  int r;
   hub->mainwaits = 1;
   hub_node(hub->vm->main)->state = LG_HN_PARKED;
-  return hub_switchto(L, hub);
+  r = hub_switchto(L, hub);
+  hub->mainwaits = 0;		/* (also when something else woke main) */
+  return r;
 }
 
 int lg_hub_step(lua_State *L, lg_hub *hub)
 {
   if (hub->vm->current != hub->vm->main)
     luaL_error(L, "step() must be called from the main greenlet");
+  int r;
   hub->stepping = 1;
-  return hub_switchto(L, hub);
+  r = hub_switchto(L, hub);
+  hub->stepping = 0;
+  return r;
 }
 
 /* -- Timeouts ------------------------------------------------------------ */

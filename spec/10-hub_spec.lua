@@ -113,3 +113,25 @@ describe("100,000 greenthreads", function()
     end
   end)
 end)
+
+describe("a plain switch into a waiting greenthread", function()
+  it("makes the hub forget that wait", function()
+    local log = {}
+    local g
+    local gt = lg.spawn(function()
+      g = require("lgreen.greenlet").getcurrent()
+      local r = { lg.sleep(0.02) }	-- woken by a plain switch instead
+      log[#log + 1] = "woke early"
+      lg.sleep(0.05)			-- a new, honest wait
+      log[#log + 1] = "slept"
+    end)
+    lg.sleep(0)
+    local main = require("lgreen.greenlet").getcurrent()
+    lg.spawn_n(function() g:switch() end)	-- its parent is the hub
+    lg.sleep(0.03)			-- past the first sleep's deadline
+    assert.same({ "woke early" }, log)	-- not resumed a second time
+    gt:wait()
+    assert.same({ "woke early", "slept" }, log)
+    assert.equal(0, require("lgreen.core").hub.stats().timers)
+  end)
+end)
