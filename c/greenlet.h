@@ -105,10 +105,6 @@ int lg_greenlet_resume(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
 /* End a greenlet that never started, without running it or switching. */
 void lg_greenlet_cancel(lg_greenlet *g);
 
-/* The state values for t go to: its own thread if new, else the state of
-** the C function it is suspended in. */
-#define lg_greenlet_dest(t)	((t)->status == LG_NEW ? (t)->L : (t)->Lsw)
-
 /* The greenlet at idx, or NULL; the greenlet at idx, or an argument error
 ** naming idx (also for a greenlet of another VM). */
 lg_greenlet *lg_greenlet_test(lua_State *L, int idx);

@@ -25,7 +25,6 @@
 
 _Static_assert(sizeof(lg_hubnode) <= LG_HUBAREA, "lg_hubnode fits lg_greenlet.hub");
 
-#define LG_HUB_KEY "lgreen.hub"
 
 /* -- Anchors ------------------------------------------------------------- */
 
@@ -647,7 +646,7 @@ static int hub_gc(lua_State *L)
   return 0;
 }
 
-static lg_hub *hub_find(lua_State *L)
+lg_hub *lg_hub_find(lua_State *L)
 {
   lg_hub *hub;
   lua_getfield(L, LUA_REGISTRYINDEX, LG_HUB_KEY);	/* hub? */
@@ -675,7 +674,7 @@ static lg_hub *hub_create(lua_State *L, lg_vm *vm)
 
 lg_hub *lg_hub_open(lua_State *L, lg_vm *vm)
 {
-  lg_hub *hub = hub_find(L);
+  lg_hub *hub = lg_hub_find(L);
   return hub ? hub : hub_create(L, vm);
 }
 
@@ -688,7 +687,7 @@ void lg_hub_newloop(lua_State *L, lg_hub *hub)
 
 int lg_hub_setloop(lua_State *L, struct ev_loop *loop)
 {
-  lg_hub *hub = hub_find(L);
+  lg_hub *hub = lg_hub_find(L);
   lg_vm *vm;
   if (hub && hub->loop) return -1;	/* too late: already in use */
   lua_getfield(L, LUA_REGISTRYINDEX, "lgreen.vm");	/* vm? */

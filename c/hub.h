@@ -72,6 +72,10 @@ typedef struct lg_hub {
   unsigned char stepping;	/* main is in step(): return when idle */
 } lg_hub;
 
+#define LG_HUB_KEY "lgreen.hub"	/* registry key of the lg_hub userdata */
+
+/* The hub of L's VM, or NULL before lgreen.core was opened there. */
+lg_hub *lg_hub_find(lua_State *L);
 /* Find or create the hub of L's VM (without a loop yet). */
 lg_hub *lg_hub_open(lua_State *L, lg_vm *vm);
 /* Push the hub greenlet, creating it on first use. */

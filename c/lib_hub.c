@@ -263,19 +263,10 @@ static const luaL_Reg hub_funcs[] = {
 
 /* -- Embedding API (lgreen.h) ------------------------------------------------ */
 
-static lg_hub *hub_of_state(lua_State *L)
-{
-  lg_hub *hub;
-  lua_getfield(L, LUA_REGISTRYINDEX, "lgreen.hub");	/* hub? */
-  hub = (lg_hub *)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return hub;
-}
-
 /* Open lgreen.core in L's VM if it is not yet. */
 static void hub_require(lua_State *L)
 {
-  if (hub_of_state(L) != NULL) return;
+  if (lg_hub_find(L) != NULL) return;
   lua_pushcfunction(L, luaopen_lgreen_core);
   lua_call(L, 0, 1);
   lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");	/* M loaded */
@@ -294,7 +285,7 @@ LGREEN_API int lgreen_setloop(lua_State *L, struct ev_loop *loop)
 
 static int hub_step_c(lua_State *L)
 {
-  lg_hub *hub = hub_of_state(L);
+  lg_hub *hub = lg_hub_find(L);
   int n;
   lg_hub_ready(L, hub);
   n = lg_hub_step(L, hub);
@@ -317,7 +308,7 @@ static lg_hub *hub_for_host(lua_State *L)
 {
   lg_hub *hub;
   hub_require(L);
-  hub = hub_of_state(L);
+  hub = lg_hub_find(L);
   lg_hub_ready(L, hub);
   return hub;
 }
@@ -345,6 +336,6 @@ void lg_open_hub(lua_State *L, lg_vm *vm)
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   lua_newtable(L);					/* H */
-  lua_getfield(L, LUA_REGISTRYINDEX, "lgreen.hub");	/* H hub */
+  lua_getfield(L, LUA_REGISTRYINDEX, LG_HUB_KEY);	/* H hub */
   lg_setfuncs(L, hub_funcs, 1);				/* H */
 }
