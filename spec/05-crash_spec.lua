@@ -63,15 +63,26 @@ describe("other faults", function()
   end)
 end)
 
+local function max_map_count()
+  local f = io.open("/proc/sys/vm/max_map_count")
+  local n = f and f:read("*n")
+  if f then f:close() end
+  return n
+end
+
 describe("running out of memory mappings", function()
-  it("is a Lua error naming vm.max_map_count", function()
-    if H.slow then return end
+  -- Guarded stacks of a size other than the default never come from slabs:
+  -- about max_map_count / 2 of them fit.  Past 200,000 mappings (a raised
+  -- limit) reaching it would take too long for the suite.
+  local limit = max_map_count()
+  local test = (limit and limit <= 200000 and not H.slow) and it or pending
+  test("is a Lua error naming vm.max_map_count", function()
     local code, out = H.run([[
       local greenlet = require "lgreen.greenlet"
       local main = greenlet.getcurrent()
       local parked = {}
       local ok, err = pcall(function()
-        for i = 1, 100000 do
+        for i = 1, 200000 do
           local g = greenlet.new(function() main:switch() end,
                                  { stack_size = 32768 })
           g:switch()
@@ -86,7 +97,7 @@ describe("running out of memory mappings", function()
     assert.equal(0, code)
     local n = tonumber(out:match("^false\t(%d+)\t"))
     assert.is_truthy(n, out)
-    assert.is_true(n > 20000 and n < 40000, out)
+    assert.is_true(n > limit / 2 - 2000 and n < limit / 2, out)
     assert.matches("vm%.max_map_count = %d+ memory mappings", out)
     assert.matches("sysctl %-w vm%.max_map_count=", out)
     assert.matches("\nrecovered\n", out)
