@@ -6,12 +6,19 @@ H.lua = os.getenv("LGREEN_LUA")
   or ({ luajit = "luajit", ["5.1"] = "lua5.1", ["5.4"] = "lua5.4" })[H.vm]
 H.slow = os.getenv("LGREEN_SLOW") ~= nil	-- under valgrind: fewer rounds
 
+local pagekib = (function()
+  local p = io.popen("getconf PAGESIZE")
+  local n = tonumber(p:read("*a"))
+  p:close()
+  return (n or 4096) / 1024
+end)()
+
 -- Resident set size of this process in KiB.
 function H.rss_kib()
   local f = assert(io.open("/proc/self/statm"))
   local _, resident = f:read("*n", "*n")
   f:close()
-  return resident * 4
+  return resident * pagekib
 end
 
 -- Open file descriptors of this process.
