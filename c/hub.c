@@ -565,27 +565,29 @@ int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds)
   return r;
 }
 
-int lg_hub_run(lua_State *L, lg_hub *hub)
+/* Main hands control to the hub until *flag's condition is met (the hub
+** clears the flag when it switches back; so do we, whoever woke main). */
+static int hub_mainwait(lua_State *L, lg_hub *hub, unsigned char *flag,
+			const char *what)
 {
-  if (hub->vm->current != hub->vm->main)
-    luaL_error(L, "run() must be called from the main greenlet");
   int r;
-  hub->mainwaits = 1;
+  if (hub->vm->current != hub->vm->main)
+    luaL_error(L, "%s() must be called from the main greenlet", what);
+  *flag = 1;
   hub_node(hub->vm->main)->state = LG_HN_PARKED;
   r = hub_switchto(L, hub);
-  hub->mainwaits = 0;		/* (also when something else woke main) */
+  *flag = 0;
   return r;
+}
+
+int lg_hub_run(lua_State *L, lg_hub *hub)
+{
+  return hub_mainwait(L, hub, &hub->mainwaits, "run");
 }
 
 int lg_hub_step(lua_State *L, lg_hub *hub)
 {
-  if (hub->vm->current != hub->vm->main)
-    luaL_error(L, "step() must be called from the main greenlet");
-  int r;
-  hub->stepping = 1;
-  r = hub_switchto(L, hub);
-  hub->stepping = 0;
-  return r;
+  return hub_mainwait(L, hub, &hub->stepping, "step");
 }
 
 /* -- Timeouts ------------------------------------------------------------ */
