@@ -22,4 +22,11 @@ function M.status(field)
   return tonumber(v)
 end
 
+-- Resident set size in bytes, after two full collections.
+function M.rss()
+  collectgarbage("collect")
+  collectgarbage("collect")
+  return M.status("VmRSS") * 1024
+end
+
 return M

@@ -12,11 +12,7 @@ local benchlib = require "benchlib"
 local status = benchlib.status
 local function best(f, n) return benchlib.best(f, n, now) end
 
-local function rss()
-  collectgarbage("collect")
-  collectgarbage("collect")
-  return status("VmRSS") * 1024
-end
+local rss = benchlib.rss
 
 local function noop() end
 

@@ -6,28 +6,12 @@ local clock = require "clock"
 
 local mode, N = arg[1], tonumber(arg[2])
 
-local function best(f, n)
-  local b = math.huge
-  for _ = 1, 5 do
-    local t = clock.monotonic()
-    f()
-    b = math.min(b, clock.monotonic() - t)
-  end
-  return b / n * 1e9
-end
+-- run.sh puts bench/ on LUA_PATH, as for the other Lua benchmarks
+local benchlib = require "benchlib"
+local status = benchlib.status
+local function best(f, n) return benchlib.best(f, n, clock.monotonic) end
 
-local function status(field)
-  local f = assert(io.open("/proc/self/status"))
-  local v = f:read("*a"):match(field .. ":%s*(%d+)")
-  f:close()
-  return tonumber(v)
-end
-
-local function rss()
-  collectgarbage("collect")
-  collectgarbage("collect")
-  return status("VmRSS") * 1024
-end
+local rss = benchlib.rss
 
 local function noop() end
 
