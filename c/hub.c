@@ -499,7 +499,7 @@ const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx)
 }
 
 /* Its fd is ready: queue the waiter (anchored by its wait). */
-static void hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
   lg_hubnode *n = (lg_hubnode *)w->data;
   lg_hub *hub = (lg_hub *)n->timer.data;
@@ -516,7 +516,8 @@ static void hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* The ev_io lives in this frame, on the waiting greenlet's own stack: it
 ** is stopped here, after the switch back, whatever woke the greenlet. */
-int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout)
+int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout,
+		   ev_io **slot)
 {
   lg_greenlet *self = hub->vm->current;
   lg_hubnode *n = hub_node(self);
@@ -533,10 +534,12 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
   lua_pop(L, 1);
   n->timer.data = hub;
   if (timeout >= 0) hub_arm(hub, n, timeout);
-  ev_io_init(&io, hub_io_cb, fd, events);
+  ev_io_init(&io, lg_hub_io_cb, fd, events);
   io.data = n;
   ev_io_start(hub->loop, &io);
+  if (slot) *slot = &io;
   r = hub_switchto(L, hub);
+  if (slot) *slot = NULL;
   ev_io_stop(hub->loop, &io);
   return r;
 }

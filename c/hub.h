@@ -104,8 +104,13 @@ void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay);
 const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx);
 /* The running greenlet waits until fd is ready for events (EV_READ and/or
 ** EV_WRITE), or timeout seconds pass (< 0: no timeout).  Returns like
-** lg_hub_park: true on readiness, false on timeout, -1 to raise. */
-int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout);
+** lg_hub_park: true on readiness, false on timeout, -1 to raise.  While it
+** waits, *slot (unless slot is NULL) points to its ev_io, so that whoever
+** closes fd first wakes it: ev_invoke(loop, *slot, EV_CUSTOM). */
+int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout,
+		   ev_io **slot);
+/* The callback of that ev_io: stops it and queues its waiter. */
+void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 /* Yield to every greenlet ready now, or sleep. */
 int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds);
 /* From main: run until nothing is ready and no watcher is active. */

@@ -9,6 +9,9 @@
 
 void lg_open_greenlet(lua_State *L, int vmi);
 void lg_open_hub(lua_State *L, lg_vm *vm);
+void lg_open_socket(lua_State *L);
+void lg_open_resolve(lua_State *L);
+void lg_open_process(lua_State *L);
 
 LGREEN_API int luaopen_lgreen_core(lua_State *L)
 {
@@ -24,6 +27,12 @@ LGREEN_API int luaopen_lgreen_core(lua_State *L)
   lua_setfield(L, -2, "greenlet");			/* vm M */
   lg_open_hub(L, vm);					/* vm M H */
   lua_setfield(L, -2, "hub");				/* vm M */
+  lg_open_socket(L);					/* vm M S */
+  lua_setfield(L, -2, "socket");
+  lg_open_resolve(L);					/* vm M R */
+  lua_setfield(L, -2, "resolve");
+  lg_open_process(L);					/* vm M P */
+  lua_setfield(L, -2, "process");			/* vm M */
   lua_pushliteral(L, LGREEN_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushvalue(L, -1);

@@ -6,29 +6,13 @@
 #include <string.h>
 
 #include "lgreen.h"
-#include "hub.h"
+#include "lib.h"
 
 #define LG_TIMEOUT_META "lgreen.Timeout"
 
-static lg_hub *hubof(lua_State *L)
-{
-  lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
-  lg_hub_ready(L, hub);
-  return hub;
-}
-
-/* Optional seconds at idx: -1 when absent. */
-static double optseconds(lua_State *L, int idx)
-{
-  lua_Number s;
-  if (lua_isnoneornil(L, idx)) return -1;
-  s = lua_tonumber(L, idx);
-  if (lua_type(L, idx) != LUA_TNUMBER || !(s >= 0) || s > 1e9)
-    luaL_argerror(L, idx, "seconds must be a number from 0 to 1e9");
-  return (double)s;
-}
-
-#define ret(L, n)	((n) < 0 ? lg_greenlet_raise(L) : (n))
+#define hubof(L)		lg_lib_hub(L)
+#define optseconds(L, i)	lg_lib_optseconds((L), (i))
+#define ret(L, n)		lg_lib_ret((L), (n))
 
 /* park([timeout]) -> true, ... | false */
 static int hub_park(lua_State *L)
@@ -105,7 +89,7 @@ static int hub_wait_fd(lua_State *L)
   }
   if (events == 0) luaL_argerror(L, 2, "\"r\", \"w\" or \"rw\" expected");
   lua_settop(L, 0);
-  n = lg_hub_wait_io(L, hub, (int)fd, events, t);
+  n = lg_hub_wait_io(L, hub, (int)fd, events, t, NULL);
   return ret(L, n);
 }
 

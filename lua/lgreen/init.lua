@@ -80,4 +80,22 @@ function lg.with_timeout(seconds, fn, ...)
   return settle(t, pcall(fn, ...))
 end
 
+-- The I/O parts load on first use, so a script that only spawns and
+-- sleeps never loads them.
+local lazy = {
+  socket = "lgreen.socket", connect = "lgreen.socket", listen = "lgreen.socket",
+  serve = "lgreen.socket", resolve = "lgreen.resolve",
+  process = "lgreen.process", signal = "lgreen.signal",
+  monkey_patch = "lgreen.patch",
+}
+setmetatable(lg, { __index = function(t, k)
+  local name = lazy[k]
+  if name == nil then return nil end
+  local m = require(name)
+  local v = (k == "socket" or k == "process" or k == "resolve") and m or m[k]
+  if k == "signal" or k == "monkey_patch" then v = m[k] or m end
+  rawset(t, k, v)
+  return v
+end })
+
 return lg
