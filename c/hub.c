@@ -498,32 +498,33 @@ const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx)
   return NULL;
 }
 
-/* Its fd is ready: queue the waiter (anchored by its wait). */
-void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Queue a waiter of lg_hub_wait or lg_hub_wait_io (anchored by its wait). */
+int lg_hub_notify(lg_hub *hub, lg_hubnode *n)
 {
-  lg_hubnode *n = (lg_hubnode *)w->data;
-  lg_hub *hub = (lg_hub *)n->timer.data;
-  (void)revents;
-  ev_io_stop(loop, w);
-  if (n->state != LG_HN_PARKED) return;	/* timed out or killed already */
+  if (n == NULL || n->state != LG_HN_PARKED) return 0;	/* timed out, killed */
   if (ev_is_active(&n->timer)) {
-    ev_timer_stop(loop, &n->timer);
+    ev_timer_stop(hub->loop, &n->timer);
     hub->nparked--;
   }
   n->wake = LG_HW_IO;
   hub_enqueue(hub, n);
+  return 1;
 }
 
-/* The ev_io lives in this frame, on the waiting greenlet's own stack: it
-** is stopped here, after the switch back, whatever woke the greenlet. */
-int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout,
-		   ev_io **slot)
+/* Its fd is ready: queue the waiter. */
+void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-  lg_greenlet *self = hub->vm->current;
-  lg_hubnode *n = hub_node(self);
-  ev_io io;
-  int r;
-  if (self == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
+  lg_hubnode *n = (lg_hubnode *)w->data;
+  (void)revents;
+  ev_io_stop(loop, w);
+  lg_hub_notify((lg_hub *)n->timer.data, n);
+}
+
+/* Park the running greenlet, anchored, until notified or timeout.  0, or
+** -1 with an error on top when a Timeout is due already. */
+static int hub_waitprep(lua_State *L, lg_hub *hub, lg_hubnode *n, double timeout)
+{
+  if (n->g == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
   if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
     hub_timeout_consume(L, hub, n);			/* err */
     return -1;
@@ -534,6 +535,29 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
   lua_pop(L, 1);
   n->timer.data = hub;
   if (timeout >= 0) hub_arm(hub, n, timeout);
+  return 0;
+}
+
+int lg_hub_wait(lua_State *L, lg_hub *hub, double timeout, lg_hubnode **slot)
+{
+  lg_hubnode *n = hub_node(hub->vm->current);
+  int r;
+  if (hub_waitprep(L, hub, n, timeout) < 0) return -1;
+  *slot = n;
+  r = hub_switchto(L, hub);
+  *slot = NULL;
+  return r;
+}
+
+/* The ev_io lives in this frame, on the waiting greenlet's own stack: it
+** is stopped here, after the switch back, whatever woke the greenlet. */
+int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout,
+		   ev_io **slot)
+{
+  lg_hubnode *n = hub_node(hub->vm->current);
+  ev_io io;
+  int r;
+  if (hub_waitprep(L, hub, n, timeout) < 0) return -1;
   ev_io_init(&io, lg_hub_io_cb, fd, events);
   io.data = n;
   ev_io_start(hub->loop, &io);

@@ -111,6 +111,15 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
 		   ev_io **slot);
 /* The callback of that ev_io: stops it and queues its waiter. */
 void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+/* The running greenlet waits for a C-side event: *slot points to its node
+** while it waits (NULL otherwise), and a libev callback (an ev_async, an
+** ev_signal...) wakes it with lg_hub_notify(hub, *slot).  Returns like
+** lg_hub_park: true when notified, false on timeout, -1 to raise. */
+int lg_hub_wait(lua_State *L, lg_hub *hub, double timeout, lg_hubnode **slot);
+/* Queue the greenlet waiting on node n (from any libev callback of this
+** hub's loop; no Lua API).  0 if it no longer waits (n NULL, timed out,
+** killed). */
+int lg_hub_notify(lg_hub *hub, lg_hubnode *n);
 /* Yield to every greenlet ready now, or sleep. */
 int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds);
 /* From main: run until nothing is ready and no watcher is active. */
