@@ -668,6 +668,7 @@ void lg_timeout_free(lua_State *L, lg_timeout *t)
 static int hub_gc(lua_State *L)
 {
   lg_hub *hub = (lg_hub *)lua_touserdata(L, 1);
+  lg_resolve_close(hub);
   if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
   hub->loop = NULL;
   free(hub->deadlines);

@@ -70,7 +70,11 @@ typedef struct lg_hub {
   unsigned char ownloop;	/* we made the loop: we destroy it */
   unsigned char mainwaits;	/* main is in run(): wake it when idle */
   unsigned char stepping;	/* main is in step(): return when idle */
+  void *resolver;		/* resolve.c's thread pool, NULL until used */
 } lg_hub;
+
+/* resolve.c: stop the hub's resolver pool (hub __gc, before the loop dies). */
+void lg_resolve_close(lg_hub *hub);
 
 #define LG_HUB_KEY "lgreen.hub"	/* registry key of the lg_hub userdata */
 

@@ -1,0 +1,306 @@
+-- Name resolution runs the system resolver on a few OS threads per hub and
+-- parks only the greenthread that asked.  Slow lookups come from an
+-- LD_PRELOAD shim (spec/c/slow_gai.c) in subprocesses.
+local lg = require "lgreen"
+local R = require "lgreen.resolve"
+local H = require "helper"
+
+-- Addresses /etc/hosts gives the name, as a set.
+local function hosts_entries(name)
+  local set, f = {}, io.open("/etc/hosts")
+  if not f then return set end
+  for line in f:lines() do
+    line = line:gsub("#.*", "")
+    local addr, names = line:match("^%s*(%S+)%s+(.*)$")
+    if addr then
+      for n in names:gmatch("%S+") do
+	if n == name then set[addr] = true end
+      end
+    end
+  end
+  f:close()
+  return set
+end
+
+-- Poll cond (yielding to the hub) until it holds, for at most seconds.
+local function await(cond, seconds)
+  local deadline = lg.now() + seconds
+  while not cond() do
+    if lg.now() > deadline then return false end
+    lg.sleep(0.01)
+  end
+  return true
+end
+
+describe("getaddrinfo", function()
+  it("resolves localhost from /etc/hosts", function()
+    local want = hosts_entries("localhost")
+    assert.is_not_nil(next(want), "/etc/hosts names localhost")
+    local list = assert(R.getaddrinfo("localhost", 8080))
+    assert.is_true(#list >= 1)
+    local got = {}
+    for _, e in ipairs(list) do
+      assert.is_truthy(want[e.addr], e.addr .. " is in /etc/hosts")
+      assert.equal(e.addr:find(":") and "inet6" or "inet", e.family)
+      assert.equal(8080, e.port)
+      assert.equal("stream", e.socktype)
+      got[e.addr] = true
+    end
+    if want["127.0.0.1"] then
+      assert.same({ { family = "inet", addr = "127.0.0.1", port = 8080, socktype = "stream" } },
+		  assert(R.getaddrinfo("localhost", 8080, { family = "inet" })))
+    end
+    if want["::1"] then assert.is_true(got["::1"]) end
+  end)
+
+  it("answers numeric hosts at once, without parking", function()
+    local ran = false
+    lg.spawn_n(function() ran = true end)	-- runs at the first park
+    assert.same({ { family = "inet", addr = "127.0.0.1", port = 80, socktype = "stream" } },
+		R.getaddrinfo("127.0.0.1", 80))
+    assert.same({ { family = "inet6", addr = "::1", port = 53, socktype = "dgram" } },
+		R.getaddrinfo("::1", "53", { socktype = "dgram" }))
+    local any = assert(R.getaddrinfo("*", 0, { passive = true, family = "inet" }))
+    assert.same({ family = "inet", addr = "0.0.0.0", port = 0, socktype = "stream" }, any[1])
+    local list, err = R.getaddrinfo("::1", 80, { family = "inet" })
+    assert.is_nil(list)
+    assert.is_string(err)
+    assert.is_false(ran)
+    lg.sleep(0)
+    assert.is_true(ran)
+  end)
+
+  it("says 'host not found' under .invalid, or fails, never hangs", function()
+    -- RFC 6761: .invalid never resolves.  Without a reachable DNS server the
+    -- resolver may report something else, or time out: all are answers.
+    local t0 = lg.now()
+    local list, err = R.getaddrinfo("no-such-host.invalid", 80, { timeout = 10 })
+    assert.is_nil(list)
+    assert.is_string(err)
+    assert.is_true(lg.now() - t0 < 12)
+  end)
+
+  it("many lookups at once share at most 4 threads and leave nothing behind", function()
+    local pool, n = lg.GreenPool(100), 0
+    for _ = 1, 50 do
+      pool:spawn_n(function()
+	local list = assert(R.getaddrinfo("localhost", 1, { family = "inet" }))
+	assert.equal("127.0.0.1", list[1].addr)
+	n = n + 1
+      end)
+    end
+    local peak = 0
+    while n < 50 do
+      peak = math.max(peak, R.stats().threads)
+      lg.sleep(0.001)
+    end
+    pool:waitall()
+    assert.is_true(peak >= 1 and peak <= 4, "threads: " .. peak)
+    local s = R.stats()
+    assert.equal(0, s.jobs)
+    assert.equal(0, s.queued)
+    assert.equal(0, s.waiting)
+  end)
+
+  it("a pending lookup keeps run() alive, an idle resolver does not", function()
+    local list
+    lg.spawn_n(function()	-- no timeout: no timer holds the loop
+      list = R.getaddrinfo("localhost", 80, { timeout = math.huge })
+    end)
+    lg.run()
+    assert.is_table(list)
+    assert.is_true(R.stats().threads >= 1)	-- idle workers linger ...
+    lg.run()				-- ... but run() returns
+  end)
+
+  it("rejects bad arguments, naming them", function()
+    local function msg(f, ...)
+      local ok, err = pcall(f, ...)
+      assert.is_false(ok)
+      return err
+    end
+    assert.equal("bad argument #1 to 'getaddrinfo' (string expected, got nil)",
+		 msg(R.getaddrinfo))
+    assert.equal("bad argument #1 to 'getaddrinfo' (string expected, got number)",
+		 msg(R.getaddrinfo, 1, 80))
+    assert.equal("bad argument #2 to 'getaddrinfo' (number or string expected, got table)",
+		 msg(R.getaddrinfo, "localhost", {}))
+    assert.equal("bad argument #2 to 'getaddrinfo' (port must be an integer from 0 to 65535)",
+		 msg(R.getaddrinfo, "localhost", 70000))
+    assert.equal("bad argument #3 to 'getaddrinfo' (table expected, got string)",
+		 msg(R.getaddrinfo, "localhost", 80, "inet"))
+    assert.matches("bad argument #3 to 'getaddrinfo' %(family must be",
+		   msg(R.getaddrinfo, "localhost", 80, { family = "ipx" }))
+    assert.matches("bad argument #3 to 'getaddrinfo' %(socktype must be",
+		   msg(R.getaddrinfo, "localhost", 80, { socktype = "raw" }))
+    assert.equal("bad argument #3 to 'getaddrinfo' (timeout must be a number >= 0)",
+		 msg(R.getaddrinfo, "localhost", 80, { timeout = -1 }))
+    assert.equal("bad argument #1 to 'toip' (string expected, got nil)", msg(R.toip))
+    assert.equal("bad argument #1 to 'tohostname' (string expected, got boolean)",
+		 msg(R.tohostname, true))
+  end)
+
+  it("is lg.resolve", function()
+    assert.equal(R, lg.resolve)
+  end)
+end)
+
+describe("LuaSocket's dns functions", function()
+  it("toip", function()
+    local ip, res = R.toip("localhost")
+    if hosts_entries("localhost")["127.0.0.1"] then
+      assert.equal("127.0.0.1", ip)
+      assert.equal("127.0.0.1", res.ip[1])
+      assert.is_string(res.name)
+      assert.same({}, res.alias)
+    end
+    assert.equal("10.1.2.3", (R.toip("10.1.2.3")))
+    assert.same({ nil, "host not found" }, { R.toip("::1") })	-- IPv4 only
+  end)
+
+  it("tohostname", function()
+    local name, res = R.tohostname("127.0.0.1")
+    assert.is_string(name)
+    assert.same({ name = name, alias = {}, ip = { "127.0.0.1" } }, res)
+    if hosts_entries("localhost")["127.0.0.1"] then
+      assert.equal("127.0.0.1", select(2, R.tohostname("localhost")).ip[1])
+    end
+  end)
+
+  it("gethostname and numeric", function()
+    assert.is_string(R.gethostname())
+    assert.equal("inet", R.numeric("127.0.0.1"))
+    assert.equal("inet6", R.numeric("fe80::1"))
+    assert.is_nil(R.numeric("localhost"))
+  end)
+end)
+
+describe("#subprocess slow lookups", function()
+  local dir, so
+
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -m 700 " .. dir))
+    so = dir .. "/slow_gai.so"
+    local p = io.popen("cc -O1 -Wall -shared -fPIC -o " .. so
+		       .. " spec/c/slow_gai.c -ldl 2>&1")
+    local out = p:read("*a")
+    p:close()
+    assert.equal("", out)
+  end)
+
+  teardown(function()
+    os.remove(so)
+    os.remove(dir)
+  end)
+
+  -- H.run with the shim preloaded and extra environment.
+  local function run(src, env)
+    local lua = H.lua
+    H.lua = (env or "") .. " LD_PRELOAD='" .. so .. "' " .. lua
+    local code, out = H.run([[
+      local lg = require "lgreen"
+      local R = require "lgreen.resolve"
+      local function await(cond, seconds)
+        local deadline = lg.now() + seconds
+        while not cond() do
+          assert(lg.now() < deadline, "await: timed out")
+          lg.sleep(0.01)
+        end
+      end
+    ]] .. src)
+    H.lua = lua
+    return code, out
+  end
+
+  it("a slow lookup does not stop other greenthreads; four overlap", function()
+    local code, out = run([[
+      local ticks, done = 0, false
+      lg.spawn_n(function()
+        while not done do ticks = ticks + 1 lg.sleep(0.01) end
+      end)
+      local list = assert(R.getaddrinfo("a.slow.test", 80))
+      print("addr", list[1].addr, list[1].port)
+      print("ticks", ticks)
+      local t0, n = lg.now(), 0
+      for _ = 1, 4 do
+        lg.spawn_n(function()
+          assert(R.getaddrinfo("500ms.slow.test", 80))
+          n = n + 1
+        end)
+      end
+      await(function() return n == 4 end, 10)
+      print("four", lg.now() - t0)
+      done = true
+    ]])
+    assert.equal(0, code, out)
+    assert.matches("addr\t127.0.0.1\t80", out)
+    local ticks = tonumber(out:match("ticks\t(%d+)"))
+    assert.is_true(ticks >= 10, "the ticker ticked during the lookup: " .. ticks)
+    local four = tonumber(out:match("four\t(%S+)"))
+    assert.is_true(four < 1.6, "4 x 0.5 s lookups in parallel took " .. four .. " s")
+  end)
+
+  it("a timeout, a Timeout or a kill abandons the lookup; it is freed later", function()
+    local code, out = run([[
+      local t0 = lg.now()
+      print("timeout", R.getaddrinfo("2000ms.slow.test", 80, { timeout = 0.1 }))
+      print("elapsed", lg.now() - t0)
+      print("with_timeout", lg.with_timeout(0.1, R.getaddrinfo, "1000ms.slow.test", 80))
+      local gt = lg.spawn(R.getaddrinfo, "1000ms.slow.test", 80)
+      await(function() return R.stats().waiting == 1 and R.stats().queued == 0 end, 5)
+      gt:kill()				-- while a worker runs it
+      print("killed", pcall(gt.wait, gt))
+      local s = R.stats()
+      print("abandoned", s.jobs, s.waiting)
+      t0 = lg.now()
+      lg.run()				-- abandoned jobs do not hold the loop
+      print("run", lg.now() - t0)
+      await(function() return R.stats().jobs == 0 end, 5)
+      print("freed", R.stats().jobs)
+      -- the workers are free again
+      print("after", assert(R.getaddrinfo("10ms.slow.test", 80))[1].addr)
+    ]])
+    assert.equal(0, code, out)
+    assert.matches("timeout\tnil\ttimeout", out)
+    local elapsed = tonumber(out:match("elapsed\t(%S+)"))
+    assert.is_true(elapsed < 1, "timed out after " .. elapsed .. " s")
+    assert.matches("with_timeout\tnil\ttimeout", out)
+    assert.matches("killed\tfalse\tGreenletExit", out)
+    assert.matches("abandoned\t3\t0", out)
+    local run_s = tonumber(out:match("run\t(%S+)"))
+    assert.is_true(run_s < 0.5, "run() waited " .. run_s .. " s for abandoned jobs")
+    assert.matches("freed\t0", out)
+    assert.matches("after\t127.0.0.1", out)
+    assert.matches("2000ms.slow.test answered", out)
+  end)
+
+  it("lua_close while lookups are running or queued does not crash", function()
+    -- 6 lookups: 4 on the workers, 2 queued.  The VM closes, then the
+    -- process lingers (atexit in the shim) while the workers finish.
+    local code, out = run([[
+      for _ = 1, 6 do lg.spawn_n(R.getaddrinfo, "300ms.slow.test", 80) end
+      await(function() return R.stats().waiting == 6 end, 5)
+      print("closing", R.stats().threads, R.stats().queued)
+    ]], "SLOW_GAI_LINGER_MS=1000")
+    assert.equal(0, code, out)
+    assert.matches("closing\t4\t2", out)
+    local _, answered = out:gsub("300ms.slow.test answered", "")
+    assert.equal(4, answered, out)		-- the 4 running, after close
+  end)
+
+  if H.vm == "luajit" then	-- C threads: the same on every VM
+    it("idle workers exit after a few seconds", function()
+      local code, out = run([[
+        assert(R.getaddrinfo("10ms.slow.test", 80))
+        print("busy", R.stats().threads)
+        await(function() return R.stats().threads == 0 end, 10)
+        print("idle", R.stats().threads)
+      ]])
+      assert.equal(0, code, out)
+      assert.matches("busy\t1", out)
+      assert.matches("idle\t0", out)
+    end)
+  end
+end)
