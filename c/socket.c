@@ -649,7 +649,9 @@ static int sock_receivefrom(lua_State *L)
   err = rx_dgram(L, hub, s, (size_t)n, sock_deadline(hub, s), &from);
   if (err == LG_IO_RAISE) return lg_greenlet_raise(L);
   if (err != 0) return sock_fail(L, err);
-  return 1 + (sock_pushaddr(L, &from) >= 2 ? 2 : 0);
+  if (sock_pushaddr(L, &from) != 3) return 1;		/* data [...] */
+  lua_pop(L, 1);					/* data ip port */
+  return 3;
 }
 
 /* disconnect(udp): forget the peer (setpeername("*")) */

@@ -164,7 +164,7 @@ end
 -- One connection: the handler runs, the connection is closed whatever
 -- happens, and an error goes on to the pool's report.
 local function serve_one(handler, client)
-  local ok, err = xpcall(handler, traceback, client)
+  local ok, err = xpcall(function() return handler(client) end, traceback)
   client:close()
   if not ok then error(err, 0) end
 end
