@@ -381,3 +381,58 @@ describe("no leaks", function()
     assert.equal(before, after)
   end)
 end)
+
+describe("accept at EMFILE", function()
+  it("backs off without spinning and recovers when fds free up", function()
+    if H.vm ~= "luajit" then return pending("setrlimit through the FFI: LuaJIT only") end
+    local code, out = H.run([[
+      local ffi = require "ffi"
+      ffi.cdef("struct lg_rlimit { unsigned long cur, max; };" ..
+        "int setrlimit(int, const struct lg_rlimit *);" ..
+        "int getrlimit(int, struct lg_rlimit *);")
+      local lg = require "lgreen"
+      local srv = assert(lg.listen("127.0.0.1", 0, 64))
+      local _, port = srv:getsockname()
+      local clients = {}
+      for i = 1, 20 do clients[i] = assert(lg.connect("127.0.0.1", port)) end
+      local f = io.open("/proc/self/stat")
+      local pid = f:read("*n")
+      f:close()
+      local p = io.popen("ls /proc/" .. pid .. "/fd | wc -l")  -- with its pipe
+      local nfd = tonumber(p:read("*a"))
+      p:close()
+      local lim = ffi.new("struct lg_rlimit")
+      assert(ffi.C.getrlimit(7, lim) == 0)
+      lim.cur = nfd + 4
+      assert(ffi.C.setrlimit(7, lim) == 0)
+      local held, total = {}, 0
+      lg.spawn_n(function()
+        while true do
+          local c = srv:accept()
+          if not c then return end
+          total = total + 1
+          held[#held + 1] = c
+        end
+      end)
+      lg.sleep(0.05)
+      local first = total
+      local cpu0 = os.clock()
+      lg.sleep(0.5)                       -- the acceptor is stuck at EMFILE
+      local cpu = os.clock() - cpu0
+      print("first", first, "cpu", cpu)
+      assert(first > 0 and first < 20, "accepted " .. first .. " before EMFILE")
+      assert(total == first, "nothing accepted while out of fds")
+      assert(cpu < 0.25, "backoff, not a busy loop: cpu " .. cpu)
+      local t = lg.Timeout(10)
+      while total < 20 do                 -- free fds: it recovers
+        for i = #held, 1, -1 do held[i]:close() held[i] = nil end
+        lg.sleep(0.05)
+      end
+      t:cancel()
+      print("recovered", total)
+      srv:close()
+    ]])
+    assert.equal(0, code, out)
+    assert.matches("recovered%s+20", out)
+  end)
+end)
