@@ -1,0 +1,296 @@
+-- Subprocesses (lg.process): spawn a command with green pipes, wait for it
+-- without blocking the hub, signal it; run() gets output and status in one
+-- call.  The C half (core.process) spawns with posix_spawn and waits on a
+-- pidfd; this half holds the policy: argument checks, the shell, env
+-- tables, Process objects, run().
+--
+--   local p = lg.process({ "tr", "a-z", "A-Z" }, { stdin = "pipe", stdout = "pipe" })
+--   p.stdin:send("hello\n"); p.stdin:close()
+--   print(p.stdout:receive("*a"), p:wait())	--> HELLO  0  exit
+--
+--   local out, err, code, how = lg.process.run({ "ls", "-l" }, { timeout = 5 })
+local core = require "lgreen.core"
+local gthread = require "lgreen.greenthread"
+
+local C = core.process
+local signals = C.signals
+local spawn = gthread.spawn
+local error, pcall, type, tostring, pairs, setmetatable =
+  error, pcall, type, tostring, pairs, setmetatable
+local sort = table.sort
+
+local M = {}
+
+local function argerror(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
+end
+-- plan's errors blame the caller of the public function: plan <- new <- it
+local PL = 4
+
+-- Signal number of sig: a number, "SIGTERM" or "TERM".
+local function signum(sig, n, fname)
+  if type(sig) == "number" then
+    if sig ~= sig or sig < 0 or sig >= 65 or sig % 1 ~= 0 then
+      argerror(n, fname, "invalid signal number", 3)
+    end
+    return sig
+  end
+  if type(sig) ~= "string" then
+    argerror(n, fname, "signal number or name expected, got " .. type(sig), 3)
+  end
+  local num = signals[sig:upper():gsub("^SIG", "")]
+  if num == nil then argerror(n, fname, "unknown signal '" .. sig .. "'", 3) end
+  return num
+end
+M.signum = signum
+M.signals = signals
+
+local stdio_modes = { inherit = true, pipe = true, null = true }
+
+-- The fd of a stream (anything with a getfd method), or nil.
+local function stream_fd(v)
+  local t = type(v)
+  if t ~= "table" and t ~= "userdata" then return nil end
+  local ok, fd = pcall(function() return v:getfd() end)
+  if ok and type(fd) == "number" then return fd end
+  return nil
+end
+
+-- The argv and options for core.process.spawn, checked.
+local function plan(argv, opts, fname)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then argerror(2, fname, "table expected, got " .. type(opts), PL) end
+  local args
+  if opts.shell then
+    if type(argv) ~= "string" then
+      argerror(1, fname, "command string expected with opts.shell, got " .. type(argv), PL)
+    end
+    local sh = opts.shell == true and "/bin/sh" or opts.shell
+    if type(sh) ~= "string" then argerror(2, fname, "opts.shell: true or a shell path expected", PL) end
+    args = { sh, "-c", argv }
+  else
+    if type(argv) == "string" then
+      argerror(1, fname, "argv table expected, got string (set opts.shell = true to run it through /bin/sh -c)", PL)
+    end
+    if type(argv) ~= "table" then argerror(1, fname, "argv table expected, got " .. type(argv), PL) end
+    if argv[1] == nil then argerror(1, fname, "argv is empty", PL) end
+    args = {}
+    for i = 1, #argv do
+      local a = argv[i]
+      if type(a) == "number" then a = tostring(a) end
+      if type(a) ~= "string" then
+        argerror(1, fname, ("argv[%d] is a %s, not a string"):format(i, type(a)), PL)
+      end
+      args[i] = a
+    end
+  end
+  local env = opts.env
+  if env ~= nil then
+    if type(env) ~= "table" then argerror(2, fname, "opts.env: table expected", PL) end
+    local list = {}
+    for k, v in pairs(env) do
+      if type(k) ~= "string" or k == "" or k:find("=", 1, true) then
+        argerror(2, fname, "opts.env: keys must be variable names", PL)
+      end
+      if type(v) == "number" then v = tostring(v) end
+      if type(v) ~= "string" then
+        argerror(2, fname, "opts.env." .. k .. ": string expected", PL)
+      end
+      list[#list + 1] = k .. "=" .. v
+    end
+    sort(list)
+    env = list
+  end
+  if opts.cwd ~= nil and type(opts.cwd) ~= "string" then
+    argerror(2, fname, "opts.cwd: string expected", PL)
+  end
+  local stdio
+  for _, k in pairs({ "stdin", "stdout", "stderr" }) do
+    local v = opts[k]
+    local fd = stream_fd(v)
+    if fd then
+      if fd < 0 then argerror(2, fname, "opts." .. k .. ": stream is closed", PL) end
+      stdio = stdio or {}
+      stdio[k], v = fd, fd
+    end
+    if not (v == nil or stdio_modes[v] or (k == "stderr" and v == "stdout")
+            or (type(v) == "number" and v >= 0 and v % 1 == 0)) then
+      argerror(2, fname, ("opts.%s: \"pipe\", \"inherit\", \"null\", %san fd or a stream expected")
+        :format(k, k == "stderr" and "\"stdout\" " or ""), PL)
+    end
+  end
+  if stdio then		-- streams given as their fds, on a copy of opts
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    for k, v in pairs(stdio) do o[k] = v end
+    opts = o
+  end
+  return args, env, opts
+end
+
+-- -- Process ---------------------------------------------------------------
+
+local Process = {}
+Process.__index = Process
+
+local wrap	-- lgreen.socket.wrap, loaded with the first pipe
+
+local function stream(fd)
+  if not fd then return nil end
+  wrap = wrap or require("lgreen.socket").wrap
+  return wrap(fd)
+end
+
+-- spawn(argv [, opts]) -> Process | nil, err, errname.
+-- argv: { "cmd", "arg", ... } run without a shell (PATH is searched when
+-- argv[1] has no slash); with opts.shell = true, a string for /bin/sh -c.
+-- opts.env: a table { NAME = value } replacing the environment (default:
+-- inherited); opts.cwd; opts.stdin/stdout/stderr: "inherit" (default),
+-- "pipe" (a green stream in p.stdin/p.stdout/p.stderr), "null", an fd
+-- number or a stream (a pipeline: { stdin = p1.stdout }; then close
+-- p1.stdout here), or for stderr "stdout".  A command that cannot be executed is
+-- nil, "No such file or directory", "ENOENT" (or so), not an exit 127.
+-- opts.pidfd = false waits by polling waitpid, as on kernels before 5.3.
+-- opts.pidfd = false waits by polling waitpid, as on kernels before 5.3.
+local function new(argv, opts, fname)
+  local args, env, o = plan(argv, opts, fname)
+  local child, pid, i, out, err = C.spawn(args, env, o.cwd, o.stdin, o.stdout,
+    o.stderr, o.pidfd == false)
+  if not child then return nil, pid, i end
+  return setmetatable({ pid = pid, child = child, code = false, how = false,
+    stdin = stream(i), stdout = stream(out), stderr = stream(err) }, Process)
+end
+
+-- (Not tail calls: argument errors blame the caller of spawn, two levels up.)
+function M.spawn(argv, opts)
+  local p, err, name = new(argv, opts, "spawn")
+  return p, err, name
+end
+
+-- wait([timeout]) -> code, "exit" | signo, "signal" | nil, "timeout".
+-- Parks only this greenthread; waiting again returns the same.
+function Process:wait(timeout)
+  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
+    argerror(1, "wait", "seconds expected")
+  end
+  if self.how then return self.code, self.how end
+  local code, how, name = C.wait(self.child, timeout)
+  if code == nil then return nil, how, name end
+  self.code, self.how = code, how
+  return code, how
+end
+
+-- poll() -> code, how, or nil while it runs (wait(0)).
+function Process:poll()
+  local code, how = self:wait(0)
+  if code == nil then return nil end
+  return code, how
+end
+
+-- kill([sig]) -> true | nil, err, errname.  sig: number or name, default
+-- SIGTERM.  Once the child is reaped: nil, "No such process", "ESRCH" (its
+-- pid may belong to another process by then).
+function Process:kill(sig)
+  if sig == nil then sig = signals.TERM else sig = signum(sig, 1, "kill") end
+  return C.kill(self.child, sig)
+end
+
+-- close(): close the pipes we hold (the child sees EOF on its stdin).
+function Process:close()
+  for _, k in pairs({ "stdin", "stdout", "stderr" }) do
+    local s = self[k]
+    if s then s:close() end
+  end
+end
+
+function Process:__tostring()
+  return ("Process %d (%s)"):format(self.pid, self.how
+    and (self.how .. " " .. self.code) or "running")
+end
+
+M.Process = Process
+
+-- kill(pid, sig) -> true | nil, err, errname: kill(2) for any pid (one
+-- from a pidfile, this process's own).  For a child of spawn, p:kill is
+-- safer: it never signals a pid that has been reaped and reused.
+function M.kill(pid, sig)
+  if type(pid) ~= "number" or pid % 1 ~= 0 then argerror(1, "kill", "pid expected") end
+  return C.killpid(pid, signum(sig, 2, "kill"))
+end
+
+M.getpid = C.getpid	-- getpid() -> this process's pid
+
+-- -- run -------------------------------------------------------------------
+
+local function readall(s)
+  local data, err, partial = s:receive("*a")
+  return data or partial or "", err
+end
+
+local function writeall(s, data)
+  s:send(data)		-- the child may exit without reading: fine
+  s:close()
+end
+
+-- run(argv [, opts]) -> stdout, stderr, code, how | nil, err, errname.
+-- Like spawn, with stdout and stderr piped and read concurrently (each
+-- may be set to "inherit" etc. instead, then it is nil), opts.input
+-- written to stdin then closed.  opts.timeout (seconds) bounds the whole
+-- run: the child is killed with SIGKILL and run returns nil, "timeout".
+function M.run(argv, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(2, "run", "table expected, got " .. type(opts))
+  end
+  opts = opts or {}
+  local input, timeout = opts.input, opts.timeout
+  if input ~= nil and type(input) ~= "string" then argerror(2, "run", "opts.input: string expected") end
+  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
+    argerror(2, "run", "opts.timeout: seconds expected")
+  end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.input, o.timeout = nil, nil
+  if input then o.stdin = "pipe" end
+  if o.stdout == nil then o.stdout = "pipe" end
+  if o.stderr == nil then o.stderr = "pipe" end
+  local p, err, name = new(argv, o, "run")
+  if not p then return nil, err, name end
+  local workers = {}
+  local rout = p.stdout and spawn(readall, p.stdout)
+  local rerr = p.stderr and spawn(readall, p.stderr)
+  workers[#workers + 1] = rout or nil
+  workers[#workers + 1] = rerr or nil
+  if input then workers[#workers + 1] = spawn(writeall, p.stdin, input) end
+  -- On a timeout, or an error (this greenthread killed): nothing may stay
+  -- behind, neither the child nor a reader blocked on a grandchild's pipe.
+  local function cleanup()
+    p:kill(signals.KILL)
+    p:wait()
+    for k = 1, #workers do workers[k]:kill() end
+    p:close()
+  end
+  local lg = require "lgreen"
+  local ok, done, out, errout, code, how = pcall(lg.with_timeout, timeout, function()
+    local o1 = rout and rout:wait()
+    local o2 = rerr and rerr:wait()
+    local c, h = p:wait()
+    return true, o1, o2, c, h
+  end)
+  if not ok then
+    cleanup()
+    error(done, 0)
+  end
+  if not done then
+    cleanup()
+    return nil, "timeout"
+  end
+  p:close()
+  if code == nil then return nil, how end
+  return out, errout, code, how
+end
+
+-- process(argv [, opts]) is spawn(argv, opts).
+return setmetatable(M, { __call = function(_, argv, opts)
+  local p, err, name = new(argv, opts, "process")
+  return p, err, name
+end })
