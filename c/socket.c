@@ -906,6 +906,17 @@ static int sock_new(lua_State *L)
   return 1;
 }
 
+/* write() to a pipe has no MSG_NOSIGNAL: a reader that went away would
+** kill the process with SIGPIPE.  Ignore it, as LuaSocket does when it
+** loads, unless the program chose a disposition of its own. */
+static void sock_nosigpipe(void)
+{
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+      !(sa.sa_flags & SA_SIGINFO))
+    signal(SIGPIPE, SIG_IGN);
+}
+
 /* wrap(fd) -> stream over any fd (a pipe end): non-blocking, read/write */
 static int sock_wrap(lua_State *L)
 {
@@ -914,6 +925,7 @@ static int sock_wrap(lua_State *L)
   lg_sock *s;
   if (n < 0 || n != (lua_Number)(int)n) luaL_argerror(L, 1, "file descriptor expected");
   if (sock_setnonblock((int)n) < 0) return sock_fail(L, errno);
+  sock_nosigpipe();
   s = sock_push(L, AF_UNSPEC, SOCK_STREAM, (int)n, LG_K_CLIENT);
   s->pipe = 1;
   s->birth = ev_now(hub->loop);
