@@ -215,4 +215,7 @@ has cqueues && run idle luajit "" luajit $P/lua_cqueues.lua idle 20000
 table idle "luajit	lg.Event:wait" "bytes"
 echo "  target (issue): idle <= 5 KiB (5120 bytes) per parked greenthread;" \
   "this run: lgreen $(val idle luajit lg.Event:wait) bytes"
+# ---- network I/O: echo vs C epoll, HTTP hello vs nginx ---------------------
+sh bench/echo.sh
+sh bench/http.sh
 exit 0
