@@ -549,6 +549,18 @@ int lg_hub_wait(lua_State *L, lg_hub *hub, double timeout, lg_hubnode **slot)
   return r;
 }
 
+int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout)
+{
+  lg_hubnode *n = hub_node(hub->vm->current);
+  int r;
+  if (hub_waitprep(L, hub, n, timeout) < 0) return -1;
+  w->data = n;
+  ev_io_start(hub->loop, w);
+  r = hub_switchto(L, hub);
+  ev_io_stop(hub->loop, w);
+  return r;
+}
+
 /* The ev_io lives in this frame, on the waiting greenlet's own stack: it
 ** is stopped here, after the switch back, whatever woke the greenlet. */
 int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout,

@@ -113,7 +113,10 @@ const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx);
 ** closes fd first wakes it: ev_invoke(loop, *slot, EV_CUSTOM). */
 int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout,
 		   ev_io **slot);
-/* The callback of that ev_io: stops it and queues its waiter. */
+/* The same with a caller's ev_io, set up once with lg_hub_io_cb for its fd
+** and events: re-arming an unchanged watcher costs libev no epoll_ctl. */
+int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout);
+/* The callback of those ev_io: stops it and queues its waiter. */
 void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 /* The running greenlet waits for a C-side event: *slot points to its node
 ** while it waits (NULL otherwise), and a libev callback (an ev_async, an

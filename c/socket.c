@@ -26,6 +26,7 @@
 
 #include "lib.h"
 
+#define LG_LIKELY(x)	__builtin_expect(!!(x), 1)
 #define LG_SOCK_META	"lgreen.socket"
 #define LG_SOCK_BUF	8192		/* LuaSocket's BUF_SIZE */
 #define LG_ACCEPT_BACKOFF_MAX 1.0	/* seconds between accepts at EMFILE */
@@ -42,9 +43,12 @@ typedef struct lg_sock {
   unsigned char kind;		/* LG_K_x */
   unsigned char pipe;		/* a wrapped fd: read/write, not recv/send */
   unsigned char connected;	/* udp: has a peer */
+  unsigned char drained;	/* the last read left nothing: wait first */
   double block;			/* "b" timeout: each wait; < 0 none */
   double total;			/* "t" timeout: the whole call; < 0 none */
-  ev_io *rwait, *wwait;		/* a greenlet's wait on fd, while it waits */
+  ev_io rio, wio;		/* watchers for fd, set up once per fd */
+  int iofd;			/* the fd rio and wio are set up for, or -1 */
+  ev_io *rwait, *wwait;		/* rio or wio while a greenlet waits on it */
   double birth;			/* hub time at creation, for getstats */
   double nrecv, nsent;		/* bytes, for getstats */
   size_t first, last;		/* unread bytes: buf[first, last) */
@@ -53,9 +57,19 @@ typedef struct lg_sock {
 
 /* -- Objects -------------------------------------------------------------- */
 
+/* The functions of core.socket have the metatable of sockets as upvalue 2:
+** cheaper than luaL_checkudata's registry lookup on every receive/send. */
 static lg_sock *sock_check(lua_State *L, int idx)
 {
-  return (lg_sock *)luaL_checkudata(L, idx, LG_SOCK_META);
+  void *p = lua_touserdata(L, idx);
+  if (LG_LIKELY(p != NULL && lua_getmetatable(L, idx))) {	/* mt */
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (LG_LIKELY(same)) return (lg_sock *)p;
+  }
+  luaL_argerror(L, idx, lua_pushfstring(L, "socket expected, got %s",
+					luaL_typename(L, idx)));
+  return NULL;
 }
 
 /* Push a new socket object. */
@@ -68,6 +82,7 @@ static lg_sock *sock_push(lua_State *L, int family, int type, int fd, int kind)
   s->type = type;
   s->kind = (unsigned char)kind;
   s->block = s->total = -1;
+  s->iofd = -1;
   luaL_getmetatable(L, LG_SOCK_META);				/* s mt */
   lua_setmetatable(L, -2);					/* s */
   return s;
@@ -136,6 +151,7 @@ static int sock_wait(lua_State *L, lg_hub *hub, lg_sock *s, int events,
 {
   double t = s->block;
   ev_io **slot = events == EV_READ ? &s->rwait : &s->wwait;
+  ev_io *w = events == EV_READ ? &s->rio : &s->wio;
   int top = lua_gettop(L), r;
   if (deadline >= 0) {
     double left = deadline - ev_time();
@@ -146,7 +162,14 @@ static int sock_wait(lua_State *L, lg_hub *hub, lg_sock *s, int events,
   if (*slot != NULL)
     return luaL_error(L, "socket is already %s by another greenthread",
 		      events == EV_READ ? "being read" : "being written");
-  r = lg_hub_wait_io(L, hub, s->fd, events, t, slot);
+  if (s->iofd != s->fd) {		/* a new fd: (re)set both watchers */
+    ev_io_init(&s->rio, lg_hub_io_cb, s->fd, EV_READ);
+    ev_io_init(&s->wio, lg_hub_io_cb, s->fd, EV_WRITE);
+    s->iofd = s->fd;
+  }
+  *slot = w;
+  r = lg_hub_wait_ev(L, hub, w, t);
+  *slot = NULL;
   if (r < 0) return LG_IO_RAISE;
   r = lua_toboolean(L, -r);		/* the first of r values: true or false */
   lua_settop(L, top);
@@ -171,6 +194,7 @@ static int sock_read(lg_sock *s, char *p, size_t n, size_t *got)
     if (k > 0) {
       *got = (size_t)k;
       s->nrecv += (double)k;
+      s->drained = (size_t)k < n;
       return 0;
     }
     if (k == 0) return LG_IO_CLOSED;
@@ -201,6 +225,15 @@ static int sock_fill(lua_State *L, lg_hub *hub, lg_sock *s, double deadline)
     size_t got = 0;
     int err;
     if (s->fd < 0) return LG_IO_CLOSED;
+    /* A short read emptied the kernel's queue: recv now would only say
+    ** EAGAIN, so wait first (the loop is level-triggered: bytes that came
+    ** meanwhile wake us at once).  Not with a zero timeout: that never
+    ** parks, so it must try. */
+    if (s->drained && s->block != 0 && s->total != 0) {
+      s->drained = 0;
+      if ((err = sock_wait(L, hub, s, EV_READ, deadline)) != 0) return err;
+      continue;
+    }
     err = sock_read(s, s->buf, LG_SOCK_BUF, &got);
     if (err == 0) {
       s->first = 0;
@@ -208,6 +241,7 @@ static int sock_fill(lua_State *L, lg_hub *hub, lg_sock *s, double deadline)
       return 0;
     }
     if (err != EAGAIN) return err;
+    s->drained = 0;
     if ((err = sock_wait(L, hub, s, EV_READ, deadline)) != 0) return err;
   }
 }
@@ -749,6 +783,7 @@ static int sock_setfd(lua_State *L)
   if (fd != (lua_Number)(int)fd || fd < -1) luaL_argerror(L, 2, "fd expected");
   sock_wakeall(lg_hub_find(L), s);
   s->fd = (int)fd;
+  s->drained = 0;
   if (s->fd < 0) s->kind = LG_K_CLOSED;
   else sock_setnonblock(s->fd);
   return 0;
@@ -989,11 +1024,17 @@ static const luaL_Reg socket_funcs[] = {
 ** whose __index the Lua façade fills. */
 void lg_open_socket(lua_State *L)
 {
-  lg_lib_newtable(L, socket_funcs);			/* S */
+  lua_newtable(L);					/* S */
   luaL_newmetatable(L, LG_SOCK_META);			/* S mt */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "meta");
   lua_pushcfunction(L, sock_gc);
   lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, sock_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_setfield(L, -2, "meta");				/* S */
+  lua_getfield(L, LUA_REGISTRYINDEX, LG_HUB_KEY);	/* S mt hub */
+  lua_pushvalue(L, -2);					/* S mt hub mt */
+  lua_pushcclosure(L, sock_tostring, 2);		/* S mt tostring */
+  lua_setfield(L, -2, "__tostring");			/* S mt */
+  lua_getfield(L, LUA_REGISTRYINDEX, LG_HUB_KEY);	/* S mt hub */
+  lua_insert(L, -2);					/* S hub mt */
+  lg_setfuncs(L, socket_funcs, 2);			/* S */
 }
