@@ -1,0 +1,299 @@
+-- lgreen.ssl: TLS over green sockets, with LuaSec (Debian lua-sec).
+--
+--   local tls = require "lgreen.ssl"
+--   local c, err = tls.connect("example.org", 443)       -- verified, SNI sent
+--   local c = tls.connect("localhost", 8443, { cafile = "ca.pem", timeout = 5 })
+--   local c = tls.connect(host, port, { verify = "none" }) -- opt out, explicitly
+--   local s = tls.wrap(client, { mode = "server", certificate = "c.pem", key = "k.pem" })
+--   assert(s:dohandshake())
+--
+-- wrap(sock, params) takes over sock's fd (LuaSec's ssl.wrap: getfd, then
+-- setfd(-1)) and returns a green TLS object with LuaSocket's methods and
+-- return conventions: receive(pattern, prefix), send(data, i, j), close,
+-- settimeout(seconds [, "b"|"t"]), gettimeout, getfd, dirty, getpeername,
+-- getsockname, and LuaSec's dohandshake, sni, getpeercertificate,
+-- getpeerchain, getpeerverification, getsniname, getalpn, info, want.  The
+-- timeout starts as the wrapped socket's (gettimeout) and bounds each call,
+-- handshake included: nil, "timeout" (receive also the partial data, send
+-- the index of the last byte sent).  LuaSec runs the fd with timeout 0: when
+-- OpenSSL says "wantread"/"wantwrite" only this greenthread parks on the fd.
+--
+-- connect(host, port [, params]) is the one-call client: a green TCP
+-- connect, then the handshake with SNI = host (or params.servername) and,
+-- unless params.verify == "none", verification of the chain against
+-- params.cafile/capath (default: Debian's bundle, CAFILE below) and of the
+-- name: the certificate's subjectAltName (DNS, wildcard in the left-most
+-- label only, or IP) must match host, else nil, "certificate does not match
+-- host ...".  params.timeout (seconds) bounds connect and handshake.
+--
+-- Other params are LuaSec's (protocol, options, ciphers, certificate, key,
+-- password, alpn, ...); client defaults: protocol "any" with SSLv2/3 and TLS
+-- 1.0/1.1 off.  A params table becomes an SSL context once and is cached
+-- (keyed by the table): change settings by passing a new table.  A context
+-- from ssl.newcontext is accepted too.
+local ssl = require "ssl"
+local lg = require "lgreen"
+local S = require "lgreen.socket"
+
+local wait_read, wait_write, now = lg.wait_read, lg.wait_write, lg.now
+local type, pairs, ipairs, error, tostring, setmetatable =
+  type, pairs, ipairs, error, tostring, setmetatable
+
+local M = { CAFILE = "/etc/ssl/certs/ca-certificates.crt" }
+
+local CLIENT = {
+  mode = "client", protocol = "any", verify = { "peer" },
+  options = { "all", "no_sslv2", "no_sslv3", "no_tlsv1", "no_tlsv1_1" },
+}
+local SERVER = {
+  mode = "server", protocol = "any", verify = "none",
+  options = { "all", "no_sslv2", "no_sslv3", "no_tlsv1", "no_tlsv1_1" },
+}
+
+-- -- Contexts ---------------------------------------------------------------
+
+local contexts = setmetatable({}, { __mode = "k" })	-- params -> context
+
+local function verifying(params)
+  local v = params.verify
+  return v ~= "none" and not (type(v) == "table" and v[1] == "none")
+end
+
+-- params (or a context) -> context, defaults filled in, cached per table.
+local function context(params)
+  if type(params) == "userdata" then return params end
+  local ctx = contexts[params]
+  if ctx then return ctx end
+  local cfg = {}
+  for k, v in pairs(params) do cfg[k] = v end
+  for k, v in pairs(params.mode == "server" and SERVER or CLIENT) do
+    if cfg[k] == nil then cfg[k] = v end
+  end
+  if cfg.mode == "client" and verifying(cfg) and not cfg.cafile and not cfg.capath then
+    cfg.cafile = M.CAFILE
+  end
+  local err
+  ctx, err = ssl.newcontext(cfg)
+  if not ctx then return nil, err end
+  contexts[params] = ctx
+  return ctx
+end
+
+-- -- The green TLS object ---------------------------------------------------
+
+local Conn = {}
+Conn.__index = Conn
+
+-- Park until fd is ready for `want` ("wantread"/"wantwrite"), within the
+-- call's deadline; false on timeout.
+local function park(self, want, deadline)
+  local t = self.block
+  if deadline then
+    local left = deadline - now()
+    if left <= 0 then return false end
+    if not t or left < t then t = left end
+  end
+  local fd = self.fd
+  if want == "wantwrite" then return wait_write(fd, t) ~= nil end
+  return wait_read(fd, t) ~= nil
+end
+
+local function deadline(self)
+  return self.total and now() + self.total or nil
+end
+
+local function want(err)
+  return err == "wantread" or err == "wantwrite" or err == "timeout"
+end
+
+function Conn:dohandshake()
+  local c, dl = self.conn, deadline(self)
+  while true do
+    local ok, err = c:dohandshake()
+    if ok then return true end
+    if not want(err) then return nil, err end
+    if err == "timeout" then err = "wantread" end
+    if not park(self, err, dl) then return nil, "timeout" end
+  end
+end
+
+function Conn:receive(pattern, prefix)
+  local c, dl = self.conn, deadline(self)
+  while true do
+    local data, err, part = c:receive(pattern, prefix)
+    if data then return data end
+    if not want(err) then return nil, err, part end
+    prefix = part
+    -- OpenSSL may hold decrypted bytes the fd no longer shows: read again
+    if not c:dirty() then
+      if err == "timeout" then err = "wantread" end
+      if not park(self, err, dl) then return nil, "timeout", part end
+    end
+  end
+end
+
+function Conn:send(data, i, j)
+  local c, dl = self.conn, deadline(self)
+  i = i or 1
+  while true do
+    local last, err, sent = c:send(data, i, j)
+    if last then return last end
+    if not want(err) then return nil, err, sent end
+    if sent and sent >= i then i = sent + 1 end
+    if err == "timeout" then err = "wantwrite" end
+    if not park(self, err, dl) then return nil, "timeout", sent end
+  end
+end
+
+-- settimeout(seconds [, "b"|"t"]): LuaSocket's modes.  "b" (default)
+-- bounds each wait on the fd; "t" bounds the whole call.  nil or a
+-- negative value: no limit.
+function Conn:settimeout(t, mode)
+  if t ~= nil and type(t) ~= "number" then
+    error("bad argument #1 to 'settimeout' (number expected, got " .. type(t) .. ")", 2)
+  end
+  if t and t < 0 then t = nil end
+  if mode == "t" or mode == "r" then self.total = t
+  elseif mode == nil or mode == "b" then self.block = t
+  else error("bad argument #2 to 'settimeout' (\"b\" or \"t\" expected)", 2) end
+  return 1
+end
+
+function Conn:gettimeout() return self.block or -1, self.total or -1 end
+function Conn:getfd() return self.conn:getfd() end
+function Conn:dirty() return self.conn:dirty() end
+function Conn:getpeername() return self.peer[1], self.peer[2], self.peer[3] end
+function Conn:getsockname() return self.sockname[1], self.sockname[2], self.sockname[3] end
+
+function Conn:close()
+  if self.fd == -1 then return 1 end
+  self.fd = -1
+  return self.conn:close()
+end
+
+-- LuaSec's own (non-blocking) methods, passed through.
+for _, name in ipairs { "sni", "getpeercertificate", "getpeerchain",
+  "getpeerverification", "getsniname", "getalpn", "getfinished",
+  "getpeerfinished", "info", "want", "getstats", "setstats" } do
+  Conn[name] = function(self, ...)
+    local c = self.conn
+    return c[name](c, ...)
+  end
+end
+
+function Conn:__tostring()
+  return "lgreen.ssl (fd " .. tostring(self.fd) .. ")"
+end
+
+local function names(sock, method)
+  local f = sock[method]
+  if type(f) ~= "function" then return {} end
+  return { f(sock) }
+end
+
+-- wrap(sock, params): the TLS object over sock's fd (sock gives it up).
+function M.wrap(sock, params)
+  if type(sock) ~= "table" and type(sock) ~= "userdata" then
+    error("bad argument #1 to 'wrap' (socket expected, got " .. type(sock) .. ")", 2)
+  end
+  if type(params) ~= "table" and type(params) ~= "userdata" then
+    error("bad argument #2 to 'wrap' (table of TLS parameters expected, got "
+      .. type(params) .. ")", 2)
+  end
+  local block, total
+  if sock.gettimeout then block, total = sock:gettimeout() end
+  if block and block < 0 then block = nil end	-- LuaSocket's -1: none
+  if total and total < 0 then total = nil end
+  local peer, sockname = names(sock, "getpeername"), names(sock, "getsockname")
+  local ctx, err = context(params)
+  if not ctx then return nil, err end
+  local c
+  c, err = ssl.wrap(sock, ctx)
+  if not c then return nil, err end
+  c:settimeout(0)
+  local fd = c:getfd()
+  return setmetatable({ conn = c, fd = fd, block = block, total = total,
+    peer = peer, sockname = sockname }, Conn)
+end
+
+-- -- Names in certificates -------------------------------------------------
+
+local function is_ip(host)
+  return host:match("^%d+%.%d+%.%d+%.%d+$") ~= nil or host:find(":", 1, true) ~= nil
+end
+
+-- One DNS name from a certificate against host (both lowercase); "*" is
+-- allowed as the whole left-most label only, and never matches a dot.
+local function dns_match(pattern, host)
+  if pattern == host then return true end
+  local rest = pattern:match("^%*(%..+%..+)$")	-- "*.example.org", not "*.org"
+  if not rest then return false end
+  local label, tail = host:match("^([^.]+)(%..+)$")
+  return label ~= nil and tail == rest
+end
+
+-- Does the peer certificate name host?  subjectAltName when present (RFC
+-- 6125), else the subject's commonName.
+function M.checkhost(cert, host)
+  host = host:lower():gsub("%.$", "")
+  local ip = is_ip(host)
+  local san = cert:extensions()["2.5.29.17"]
+  if san then
+    for _, n in ipairs(ip and san.iPAddress or san.dNSName or {}) do
+      if ip and n == host then return true end
+      if not ip and dns_match(n:lower(), host) then return true end
+    end
+    return false
+  end
+  if ip then return false end
+  for _, e in ipairs(cert:subject()) do
+    if e.name == "commonName" and dns_match(e.value:lower(), host) then return true end
+  end
+  return false
+end
+
+-- -- One-call client -------------------------------------------------------
+
+local default = {}	-- the context key of connect(host, port) with no params
+
+-- handshake(conn, host, params): SNI, handshake, name check; conn is closed
+-- on failure.  For callers that wrap their own socket (lgreen.http).
+function M.handshake(c, host, params)
+  params = params or default
+  local name = params.servername or host
+  if name and not is_ip(name) then c:sni(name) end
+  local ok, err = c:dohandshake()
+  if ok and verifying(params) and params.checkhost ~= false then
+    local cert = c:getpeercertificate()
+    if not (cert and M.checkhost(cert, name)) then
+      ok, err = nil, "certificate does not match host '" .. tostring(name) .. "'"
+    end
+  end
+  if not ok then c:close() return nil, err end
+  return c
+end
+
+function M.connect(host, port, params)
+  if type(host) ~= "string" then
+    error("bad argument #1 to 'connect' (string expected, got " .. type(host) .. ")", 2)
+  end
+  if params ~= nil and type(params) ~= "table" then
+    error("bad argument #3 to 'connect' (table expected, got " .. type(params) .. ")", 2)
+  end
+  params = params or default
+  local timeout = params.timeout
+  local t0 = now()
+  local sock, err = S.connect(host, port, timeout)
+  if not sock then return nil, err end
+  local c
+  c, err = M.wrap(sock, params)
+  if not c then sock:close() return nil, err end
+  if timeout then c:settimeout(math.max(0, timeout - (now() - t0)), "t") end
+  c, err = M.handshake(c, host, params)
+  if not c then return nil, err end
+  c:settimeout(nil, "t")
+  c:settimeout(nil)
+  return c
+end
+
+return M
