@@ -78,9 +78,24 @@ describe("examples/http_hello.lua", function()
   end)
 end)
 
+describe("examples/fetch_many.lua", function()
+  it("fetches its 42 local URLs concurrently, with per-request timeouts", function()
+    local f = assert(io.open("examples/fetch_many.lua"))
+    local code, out = H.run(f:read("*a"))
+    f:close()
+    assert.equal(0, code, out)
+    local n, took, serial = out:match("(%d+) URLs, 20 at a time.- in ([%d.]+) s .-one after another: ([%d.]+) s")
+    assert.equal("42", n, out)
+    assert.is_true(tonumber(took) < tonumber(serial) / 3, out)
+    assert.matches("404: 1", out)
+    assert.matches("connection refused: 1", out)
+    assert.matches("timeout: %d", out)
+  end)
+end)
+
 describe("README", function()
   local readme = read("README.md")
-  for _, name in ipairs { "echo_server.lua", "http_hello.lua" } do
+  for _, name in ipairs { "echo_server.lua", "http_hello.lua", "fetch_many.lua" } do
     it("prints examples/" .. name .. " exactly", function()
       local block = readme:match("%[`examples/" .. name:gsub("%.", "%%.") ..
         "`%]%(examples/[^)]+%):\n\n```lua\n(.-)```")
