@@ -5,6 +5,7 @@ H.vm = jit and "luajit" or (_VERSION == "Lua 5.4" and "5.4" or "5.1")
 H.lua = os.getenv("LGREEN_LUA")
   or ({ luajit = "luajit", ["5.1"] = "lua5.1", ["5.4"] = "lua5.4" })[H.vm]
 H.slow = os.getenv("LGREEN_SLOW") ~= nil	-- under valgrind: fewer rounds
+H.valgrind = os.getenv("LGREEN_VALGRIND") ~= nil	-- under valgrind itself
 
 local pagekib = (function()
   local p = io.popen("getconf PAGESIZE")

@@ -98,7 +98,7 @@ case "$mode" in
   for vm in lua5.1 lua5.4 luajit; do
     abi=5.1
     [ "$vm" = lua5.4 ] && abi=5.4
-    tally "valgrind $vm" env LGREEN_SLOW=1 LGREEN_LUA=$vm LGREEN_BUILD=build/valgrind \
+    tally "valgrind $vm" env LGREEN_SLOW=1 LGREEN_VALGRIND=1 LGREEN_LUA=$vm LGREEN_BUILD=build/valgrind \
       valgrind -q --error-exitcode=99 --suppressions=spec/valgrind.supp \
       $vm /usr/bin/busted --cpath="build/valgrind/$abi/?.so" -o TAP $CORE $HUB $IO
   done
