@@ -21,7 +21,13 @@ end
 
 describe("lgreen.socket TCP", function()
   it("connects over IPv4 and IPv6 and names both ends", function()
-    for _, host in ipairs { "127.0.0.1", "::1" } do
+    local hosts = { "127.0.0.1", "::1" }
+    local probe = S.tcp6()
+    if not probe:bind("::1", 0) then	-- a container without IPv6 loopback
+      hosts[2] = nil
+    end
+    probe:close()
+    for _, host in ipairs(hosts) do
       local c, s = pair(host)
       local ip, port, fam = c:getpeername()
       local sip, sport, sfam = s:getsockname()
@@ -35,6 +41,7 @@ describe("lgreen.socket TCP", function()
       s:close()
       assert.matches("^tcp{closed}", tostring(c))
     end
+    if not hosts[2] then pending("no IPv6 loopback here: IPv4 only") end
   end)
 
   it("resolves localhost through lgreen.resolve", function()
