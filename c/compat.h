@@ -21,6 +21,7 @@
 #endif
 
 #define LG_UNLIKELY(x)	__builtin_expect(!!(x), 0)
+#define LG_LIKELY(x)	__builtin_expect(!!(x), 1)
 #define LG_NOINLINE	__attribute__((noinline))
 
 #ifndef LUA_GCISRUNNING

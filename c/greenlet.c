@@ -300,10 +300,15 @@ void lg_greenlet_cancel(lg_greenlet *g)
   if (g->status == LG_NEW) g->status = LG_DEAD;
 }
 
-int lg_greenlet_raise(lua_State *L)
+void lg_greenlet_resync(lua_State *L)
 {
   lua_pushcfunction(L, lg_noop);	/* re-sync LuaJIT's cur_L to L */
   lua_call(L, 0, 0);
+}
+
+int lg_greenlet_raise(lua_State *L)
+{
+  lg_greenlet_resync(L);
   return lua_error(L);
 }
 

@@ -112,6 +112,9 @@ lg_greenlet *lg_greenlet_check(lua_State *L, lg_vm *vm, int idx);
 
 /* Raise the value on top of L after a switch (re-syncs LuaJIT first). */
 int lg_greenlet_raise(lua_State *L);
+/* After a switch, before anything that may raise (an allocation, an
+** argument error): make LuaJIT's cur_L L again (DESIGN rule 2). */
+void lg_greenlet_resync(lua_State *L);
 
 /* Set the parent of the greenlet at gidx to the one at pidx; NULL or a
 ** message saying why not. */

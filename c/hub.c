@@ -563,8 +563,7 @@ int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout)
 
 /* The ev_io lives in this frame, on the waiting greenlet's own stack: it
 ** is stopped here, after the switch back, whatever woke the greenlet. */
-int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout,
-		   ev_io **slot)
+int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout)
 {
   lg_hubnode *n = hub_node(hub->vm->current);
   ev_io io;
@@ -573,9 +572,7 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
   ev_io_init(&io, lg_hub_io_cb, fd, events);
   io.data = n;
   ev_io_start(hub->loop, &io);
-  if (slot) *slot = &io;
   r = hub_switchto(L, hub);
-  if (slot) *slot = NULL;
   ev_io_stop(hub->loop, &io);
   return r;
 }

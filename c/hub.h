@@ -108,13 +108,12 @@ void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay);
 const char *lg_hub_throw(lua_State *L, lg_hub *hub, int gidx);
 /* The running greenlet waits until fd is ready for events (EV_READ and/or
 ** EV_WRITE), or timeout seconds pass (< 0: no timeout).  Returns like
-** lg_hub_park: true on readiness, false on timeout, -1 to raise.  While it
-** waits, *slot (unless slot is NULL) points to its ev_io, so that whoever
-** closes fd first wakes it: ev_invoke(loop, *slot, EV_CUSTOM). */
-int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout,
-		   ev_io **slot);
+** lg_hub_park: true on readiness, false on timeout, -1 to raise. */
+int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout);
 /* The same with a caller's ev_io, set up once with lg_hub_io_cb for its fd
-** and events: re-arming an unchanged watcher costs libev no epoll_ctl. */
+** and events: re-arming an unchanged watcher costs libev no epoll_ctl.
+** Whoever closes the fd first wakes the waiter: ev_invoke(loop, w,
+** EV_CUSTOM). */
 int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout);
 /* The callback of those ev_io: stops it and queues its waiter. */
 void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents);

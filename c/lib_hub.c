@@ -10,25 +10,22 @@
 
 #define LG_TIMEOUT_META "lgreen.Timeout"
 
-#define hubof(L)		lg_lib_hub(L)
-#define optseconds(L, i)	lg_lib_optseconds((L), (i))
-#define ret(L, n)		lg_lib_ret((L), (n))
 
 /* park([timeout]) -> true, ... | false */
 static int hub_park(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
-  double t = optseconds(L, 1);
+  lg_hub *hub = lg_lib_hub(L);
+  double t = lg_lib_optseconds(L, 1);
   int n;
   lua_settop(L, 0);
   n = lg_hub_park(L, hub, t);
-  return ret(L, n);
+  return lg_lib_ret(L, n);
 }
 
 /* wake(g, ...) -> boolean: false if g was not parked */
 static int hub_wake(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
+  lg_hub *hub = lg_lib_hub(L);
   lg_greenlet_check(L, hub->vm, 1);
   lua_pushboolean(L, lg_hub_wake(L, hub, 1, lua_gettop(L) - 1, LG_HW_VALUES));
   return 1;
@@ -37,7 +34,7 @@ static int hub_wake(lua_State *L)
 /* throw(g, err) -> "thrown" | "cancelled" | nil */
 static int hub_throw(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
+  lg_hub *hub = lg_lib_hub(L);
   const char *what;
   lg_greenlet_check(L, hub->vm, 1);
   luaL_checkany(L, 2);
@@ -51,7 +48,7 @@ static int hub_throw(lua_State *L)
 /* schedule(g, ...): start new greenlet g with ... when the hub gets to it */
 static int hub_schedule(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
+  lg_hub *hub = lg_lib_hub(L);
   lg_greenlet *g = lg_greenlet_check(L, hub->vm, 1);
   if (g->status != LG_NEW || lg_node(g)->g == g)
     luaL_argerror(L, 1, "greenlet already started or scheduled");
@@ -62,8 +59,8 @@ static int hub_schedule(lua_State *L)
 /* schedule_after(seconds, g, ...) */
 static int hub_schedule_after(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
-  double s = optseconds(L, 1);
+  lg_hub *hub = lg_lib_hub(L);
+  double s = lg_lib_optseconds(L, 1);
   lg_greenlet *g = lg_greenlet_check(L, hub->vm, 2);
   if (s < 0) luaL_argerror(L, 1, "number expected");
   if (g->status != LG_NEW || lg_node(g)->g == g)
@@ -75,10 +72,10 @@ static int hub_schedule_after(lua_State *L)
 /* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> true | false (timed out) */
 static int hub_wait_fd(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
+  lg_hub *hub = lg_lib_hub(L);
   lua_Number fd = luaL_checknumber(L, 1);
   const char *what = luaL_checkstring(L, 2);
-  double t = optseconds(L, 3);
+  double t = lg_lib_optseconds(L, 3);
   int events = 0, n;
   if (fd < 0 || fd != (lua_Number)(int)fd)
     luaL_argerror(L, 1, "file descriptor expected");
@@ -89,22 +86,22 @@ static int hub_wait_fd(lua_State *L)
   }
   if (events == 0) luaL_argerror(L, 2, "\"r\", \"w\" or \"rw\" expected");
   lua_settop(L, 0);
-  n = lg_hub_wait_io(L, hub, (int)fd, events, t, NULL);
-  return ret(L, n);
+  n = lg_hub_wait_io(L, hub, (int)fd, events, t);
+  return lg_lib_ret(L, n);
 }
 
 /* sleep([seconds]): 0 or none yields to every greenlet ready now */
 static int hub_sleep(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
-  double s = optseconds(L, 1);
+  lg_hub *hub = lg_lib_hub(L);
+  double s = lg_lib_optseconds(L, 1);
   lua_settop(L, 0);
   return lg_hub_sleep(L, hub, s) < 0 ? lg_greenlet_raise(L) : 0;
 }
 
 static int hub_run(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
+  lg_hub *hub = lg_lib_hub(L);
   lua_settop(L, 0);
   return lg_hub_run(L, hub) < 0 ? lg_greenlet_raise(L) : 0;
 }
@@ -112,16 +109,16 @@ static int hub_run(lua_State *L)
 /* step() -> boolean: anything left to wait for */
 static int hub_step(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
+  lg_hub *hub = lg_lib_hub(L);
   int n;
   lua_settop(L, 0);
   n = lg_hub_step(L, hub);
-  return ret(L, n);
+  return lg_lib_ret(L, n);
 }
 
 static int hub_now(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
+  lg_hub *hub = lg_lib_hub(L);
   ev_now_update(hub->loop);
   lua_pushnumber(L, (lua_Number)ev_now(hub->loop));
   return 1;
@@ -147,7 +144,7 @@ static int hub_site(lua_State *L)
 /* backend_fd() -> the fd a foreign poller watches, or nil */
 static int hub_backend_fd(lua_State *L)
 {
-  int fd = lg_hub_backend_fd(hubof(L));
+  int fd = lg_hub_backend_fd(lg_lib_hub(L));
   if (fd < 0) return 0;
   lua_pushinteger(L, fd);
   return 1;
@@ -156,7 +153,7 @@ static int hub_backend_fd(lua_State *L)
 /* next_timeout() -> seconds until step() is due at the latest, or nil */
 static int hub_next_timeout(lua_State *L)
 {
-  double t = lg_hub_next_timeout(hubof(L));
+  double t = lg_hub_next_timeout(lg_lib_hub(L));
   if (t < 0) return 0;
   lua_pushnumber(L, (lua_Number)t);
   return 1;
@@ -178,8 +175,8 @@ static int hub_stats(lua_State *L)
 /* timeout(seconds [, err]) -> Timeout, armed for the running greenlet */
 static int hub_timeout(lua_State *L)
 {
-  lg_hub *hub = hubof(L);
-  double s = optseconds(L, 1);
+  lg_hub *hub = lg_lib_hub(L);
+  double s = lg_lib_optseconds(L, 1);
   lg_timeout *t;
   if (s < 0) luaL_argerror(L, 1, "number expected");
   lua_settop(L, 2);
@@ -273,7 +270,7 @@ static int hub_step_c(lua_State *L)
   int n;
   lg_hub_ready(L, hub);
   n = lg_hub_step(L, hub);
-  return ret(L, n);
+  return lg_lib_ret(L, n);
 }
 
 LGREEN_API int lgreen_step(lua_State *L)

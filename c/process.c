@@ -401,7 +401,7 @@ static int proc_wait(lua_State *L)
       if ((left = deadline - ev_now(hub->loop)) <= 0) break;
     }
     if (c->pidfd >= 0) {
-      n = lg_hub_wait_io(L, hub, c->pidfd, EV_READ, left, NULL);
+      n = lg_hub_wait_io(L, hub, c->pidfd, EV_READ, left);
     } else {
       n = lg_hub_park(L, hub, left >= 0 && left < poll ? left : poll);
       if ((poll *= 2) > LG_POLL_MAX) poll = LG_POLL_MAX;
@@ -412,6 +412,7 @@ static int proc_wait(lua_State *L)
       return lg_greenlet_raise(L);
     }
     lua_settop(L, 1);		/* what the wake left */
+    lg_greenlet_resync(L);	/* child_push allocates */
   }
   c->nwait--;
   child_release(c);

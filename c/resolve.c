@@ -307,12 +307,6 @@ void lg_resolve_close(lg_hub *hub)
 
 /* -- Bindings -------------------------------------------------------------- */
 
-static int resolve_noop(lua_State *L)
-{
-  (void)L;
-  return 0;
-}
-
 /* Push nil, message for what a call returned. */
 static int resolve_fail(lua_State *L, int err, int syserr)
 {
@@ -430,8 +424,7 @@ static int resolve_lookup(lua_State *L, lg_resolver *r, lg_rjob *j,
   ** raise (DESIGN rule 2).  Should pushing fail for memory, the job stays
   ** on the list of jobs and is freed when the hub closes. */
   lua_settop(L, 0);
-  lua_pushcfunction(L, resolve_noop);
-  lua_call(L, 0, 0);
+  lg_greenlet_resync(L);
   if (!delivered) {
     lua_pushnil(L);
     lua_pushliteral(L, "timeout");
@@ -545,7 +538,8 @@ static int resolve_getnameinfo(lua_State *L)
   return resolve_lookup(L, r, j, timeout, 0);
 }
 
-/* numeric(s) -> "inet" | "inet6" | nil: is s an address in text? */
+/* numeric(s) -> "inet" | "inet6" | nil: is s an address in text (no
+** lookup needed)?  lgreen.socket asks it too. */
 static int resolve_numeric(lua_State *L)
 {
   const char *s = luaL_checkstring(L, 1);

@@ -26,7 +26,6 @@
 
 #include "lib.h"
 
-#define LG_LIKELY(x)	__builtin_expect(!!(x), 1)
 #define LG_SOCK_META	"lgreen.socket"
 #define LG_SOCK_BUF	8192		/* LuaSocket's BUF_SIZE */
 #define LG_ACCEPT_BACKOFF_MAX 1.0	/* seconds between accepts at EMFILE */
@@ -173,6 +172,7 @@ static int sock_wait(lua_State *L, lg_hub *hub, lg_sock *s, int events,
   if (r < 0) return LG_IO_RAISE;
   r = lua_toboolean(L, -r);		/* the first of r values: true or false */
   lua_settop(L, top);
+  lg_greenlet_resync(L);		/* callers go on allocating, may raise */
   if (s->fd < 0) return LG_IO_CLOSED;
   return r ? 0 : LG_IO_TIMEOUT;
 }
@@ -967,17 +967,6 @@ static int sock_wrap(lua_State *L)
   return 1;
 }
 
-/* numeric(host) -> "inet" | "inet6" | nil: no resolution needed */
-static int sock_numeric(lua_State *L)
-{
-  const char *h = luaL_checkstring(L, 1);
-  unsigned char a[16];
-  if (inet_pton(AF_INET, h, a) == 1) lua_pushliteral(L, "inet");
-  else if (inet_pton(AF_INET6, h, a) == 1) lua_pushliteral(L, "inet6");
-  else lua_pushnil(L);
-  return 1;
-}
-
 static int sock_tostring(lua_State *L)
 {
   static const char *const kinds[] = { "master", "client", "server", "closed" };
@@ -1005,7 +994,7 @@ static int sock_kind(lua_State *L)
 }
 
 static const luaL_Reg socket_funcs[] = {
-  { "new", sock_new }, { "wrap", sock_wrap }, { "numeric", sock_numeric },
+  { "new", sock_new }, { "wrap", sock_wrap },
   { "kind", sock_kind },
   { "receive", sock_receive }, { "send", sock_send },
   { "connect", sock_connect }, { "bind", sock_bind }, { "listen", sock_listen },

@@ -14,6 +14,7 @@
 -- UDP's sendto takes numeric addresses only, as in LuaSocket.
 local core = require "lgreen.core"
 local pool = require "lgreen.pool"
+local resolve = require "lgreen.resolve"
 
 local C = core.socket
 local error, type, tostring, select = error, type, tostring, select
@@ -41,14 +42,14 @@ local function addresses(host, port, family, socktype, passive)
   if passive and (host == "*" or host == nil) then
     host = family == "inet6" and "::" or "0.0.0.0"
   end
-  local num = C.numeric(host)
+  local num = resolve.numeric(host)
   if num then
     if family ~= "any" and family ~= num then
       return nil, "address family mismatch"
     end
     return { { family = num, addr = host, port = port } }
   end
-  return require("lgreen.resolve").getaddrinfo(host, port, {
+  return resolve.getaddrinfo(host, port, {
     family = family ~= "any" and family or nil,
     socktype = socktype, passive = passive })
 end
@@ -96,7 +97,7 @@ function methods:setsockname(host, port)
 end
 
 function methods:sendto(data, ip, port)
-  local fam = type(ip) == "string" and C.numeric(ip)
+  local fam = type(ip) == "string" and resolve.numeric(ip)
   if not fam then argerror(2, "sendto", "numeric IP address expected") end
   return C.sendto(self, data, fam, ip, port)
 end
