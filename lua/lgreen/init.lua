@@ -82,18 +82,18 @@ end
 
 -- The I/O parts load on first use, so a script that only spawns and
 -- sleeps never loads them.
-local lazy = {
-  socket = "lgreen.socket", connect = "lgreen.socket", listen = "lgreen.socket",
-  serve = "lgreen.socket", resolve = "lgreen.resolve",
-  process = "lgreen.process", signal = "lgreen.signal",
-  monkey_patch = "lgreen.patch",
+local lazy = {	-- field = { module, its field (nil: the module) }
+  socket = { "lgreen.socket" }, connect = { "lgreen.socket", "connect" },
+  listen = { "lgreen.socket", "listen" }, serve = { "lgreen.socket", "serve" },
+  resolve = { "lgreen.resolve" }, process = { "lgreen.process" },
+  signal = { "lgreen.signal", "signal" },
+  monkey_patch = { "lgreen.patch", "monkey_patch" },
 }
 setmetatable(lg, { __index = function(t, k)
-  local name = lazy[k]
-  if name == nil then return nil end
-  local m = require(name)
-  local v = (k == "socket" or k == "process" or k == "resolve") and m or m[k]
-  if k == "signal" or k == "monkey_patch" then v = m[k] or m end
+  local where = lazy[k]
+  if where == nil then return nil end
+  local v = require(where[1])
+  if where[2] then v = v[where[2]] end
   rawset(t, k, v)
   return v
 end })
