@@ -1,12 +1,7 @@
 -- Examples run as printed in the README.
 local H = require "helper"
 
-local function read(name)
-  local f = assert(io.open(name))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = H.read
 
 describe("README", function()
   local readme = read("README.md")

@@ -2,32 +2,12 @@
 -- s_server and s_client on loopback, with a CA and a server certificate
 -- (SAN localhost, 127.0.0.1) made here.
 local lg = require "lgreen"
+local H = require "helper"
 local tls = require "lgreen.ssl"
 local S = require "lgreen.socket"
 
 local dir
 local function path(name) return dir .. "/" .. name end
-
-local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  assert(ok == true or ok == 0, "failed: " .. cmd)
-end
-
--- A CA, and a server certificate it signs.
-local function make_certs()
-  dir = os.tmpname()
-  os.remove(dir)
-  sh("mkdir -p " .. dir)
-  sh(("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=lgreen test CA'"
-    .. " -keyout ca.key -out ca.pem"):format(dir))
-  sh(("cd %s && openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost'"
-    .. " -keyout srv.key -out srv.csr"):format(dir))
-  local f = assert(io.open(path("ext.cnf"), "w"))
-  f:write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-  f:close()
-  sh(("cd %s && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
-    .. " -days 2 -extfile ext.cnf -out srv.pem"):format(dir))
-end
 
 -- A free loopback port (the kernel's pick, released for the peer to take).
 local function free_port()
@@ -73,7 +53,7 @@ local function http_get(c)
 end
 
 setup(function()
-  make_certs()
+  dir = H.certs()
 end)
 
 teardown(function()

@@ -1,32 +1,12 @@
 -- HTTP(S) clients, green: lgreen.http, and LuaSocket's own socket.http made
 -- green by monkey_patch.  The servers run in this process, on lgreen.socket.
 local lg = require "lgreen"
+local H = require "helper"
 local http = require "lgreen.http"
 local tls = require "lgreen.ssl"
 
 local dir
 local function path(name) return dir .. "/" .. name end
-
-local function sh(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  assert(ok == true or ok == 0, "failed: " .. cmd)
-end
-
--- A CA and a certificate for localhost it signs (the https server's).
-local function make_certs()
-  dir = os.tmpname()
-  os.remove(dir)
-  sh("mkdir -p " .. dir)
-  sh(("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=lgreen test CA'"
-    .. " -keyout ca.key -out ca.pem"):format(dir))
-  sh(("cd %s && openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost'"
-    .. " -keyout srv.key -out srv.csr"):format(dir))
-  local f = assert(io.open(path("ext.cnf"), "w"))
-  f:write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-  f:close()
-  sh(("cd %s && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
-    .. " -days 2 -extfile ext.cnf -out srv.pem"):format(dir))
-end
 
 -- The server: GET /<delay>/<group>/<name> answers "hello <name>" after
 -- delay seconds.  Per group: busy[group] requests in progress, peak[group]
@@ -65,7 +45,7 @@ end
 local port, stop, sport, sstop
 
 setup(function()
-  make_certs()
+  dir = H.certs()
   port, stop = start()
   local params = { mode = "server", certificate = path("srv.pem"), key = path("srv.key") }
   sport, sstop = start(function(c)

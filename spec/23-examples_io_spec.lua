@@ -23,12 +23,7 @@ local function stop(pid, p)
   p:close()
 end
 
-local function read(name)
-  local f = assert(io.open(name))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = H.read
 
 describe("examples/echo_server.lua", function()
   it("echoes lines and fixed blocks, many clients at once", function()

@@ -72,4 +72,36 @@ function H.collect()
   for _ = 1, 4 do collectgarbage("collect") end
 end
 
+-- The whole of a file.
+function H.read(name)
+  local f = assert(io.open(name))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function sh(cmd)
+  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  assert(ok == true or ok == 0, "failed: " .. cmd)
+end
+
+-- A throwaway CA (ca.pem, ca.key) and a server certificate it signs
+-- (srv.pem, srv.key; SAN localhost and 127.0.0.1), made with openssl in a
+-- new directory, whose name it returns.
+function H.certs()
+  local dir = os.tmpname()
+  os.remove(dir)
+  sh("mkdir -p " .. dir)
+  sh(("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=lgreen test CA'"
+    .. " -keyout ca.key -out ca.pem"):format(dir))
+  sh(("cd %s && openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost'"
+    .. " -keyout srv.key -out srv.csr"):format(dir))
+  local f = assert(io.open(dir .. "/ext.cnf", "w"))
+  f:write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+  f:close()
+  sh(("cd %s && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+    .. " -days 2 -extfile ext.cnf -out srv.pem"):format(dir))
+  return dir
+end
+
 return H
