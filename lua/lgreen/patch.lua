@@ -41,22 +41,13 @@ local function has(name)
   return ok and m or nil
 end
 
--- LuaSocket's connect(address, port [, laddress [, lport [, family]]]) and
--- bind(host, port [, backlog]) over green sockets.
+-- LuaSocket's connect(address, port [, laddress [, lport [, family]]]):
+-- lgreen.socket's connect takes that form too (a string third argument);
+-- a local port alone binds on every address.
 local function connect(S, family)
   return function(address, port, laddress, lport, fam)
-    fam = family or fam
-    local sock, err = (fam == "inet6" and S.tcp6 or fam == "inet" and S.tcp4 or S.tcp)()
-    if not sock then return nil, err end
-    if laddress or lport then
-      local ok
-      ok, err = sock:bind(laddress or "*", lport or 0)
-      if not ok then sock:close() return nil, err end
-    end
-    local ok
-    ok, err = sock:connect(address, port)
-    if not ok then sock:close() return nil, err end
-    return sock
+    if lport and not laddress then laddress = "*" end
+    return S.connect(address, port, laddress, lport, family or fam)
   end
 end
 

@@ -34,6 +34,7 @@
 local ssl = require "ssl"
 local lg = require "lgreen"
 local S = require "lgreen.socket"
+local resolve = require "lgreen.resolve"
 
 local wait_read, wait_write, now = lg.wait_read, lg.wait_write, lg.now
 local type, pairs, ipairs, error, tostring, setmetatable =
@@ -218,9 +219,7 @@ end
 
 -- -- Names in certificates -------------------------------------------------
 
-local function is_ip(host)
-  return host:match("^%d+%.%d+%.%d+%.%d+$") ~= nil or host:find(":", 1, true) ~= nil
-end
+local function is_ip(host) return resolve.numeric(host) ~= nil end
 
 -- One DNS name from a certificate against host (both lowercase); "*" is
 -- allowed as the whole left-most label only, and never matches a dot.
