@@ -215,6 +215,182 @@ has cqueues && run idle luajit "" luajit $P/lua_cqueues.lua idle 20000
 table idle "luajit	lg.Event:wait" "bytes"
 echo "  target (issue): idle <= 5 KiB (5120 bytes) per parked greenthread;" \
   "this run: lgreen $(val idle luajit lg.Event:wait) bytes"
+# ---- issue 9: many green threads -------------------------------------------
+# Idle RSS at 100k and 1M, 100k sleepers, spawn one at a time and in a
+# burst, switch with the suspended side parked deep; per lgreen stack kind
+# when lgreen has both (opts.stack, lg.spawn_with), else its only kind.
+# Sizes, for quick runs: LG_BENCH_IDLE="100000 1000000" (one idle table
+# per N), LG_BENCH_SLEEPERS=100000, LG_BENCH_SPAWN=200000,
+# LG_BENCH_SWITCH_MS=50 (CPU ms of one timed run of a switch row).
+# Peers added here: Go (golang-go) and luv (lua-luv), installed as above.
+IDLE9=${LG_BENCH_IDLE:-100000 1000000}
+SLEEP9=${LG_BENCH_SLEEPERS:-100000}
+SPAWN9=${LG_BENCH_SPAWN:-200000}
+SWMS9=${LG_BENCH_SWITCH_MS:-50}
+pkg9() { case $1 in go) echo golang-go ;; luv) echo lua-luv ;; esac; }
+miss9=""
+for p in go luv; do installed "$(pkg9 $p)" || miss9="$miss9 $(pkg9 $p)"; done
+if [ -n "$miss9" ] && [ "$(id -u)" = 0 ]; then
+  echo "installing peers:$miss9"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null 2>&1
+  for m in $miss9; do
+    apt-get install -y -qq --no-install-recommends "$m" >/dev/null 2>&1
+  done
+fi
+for p in go luv; do
+  if installed "$(pkg9 $p)"; then
+    have="$have$p "
+  else
+    echo "peer $p: not installed (apt-get install -y --no-install-recommends $(pkg9 $p))"
+  fi
+done
+# The Go peer is built in this run; standard library only, no network.
+if has go; then
+  [ -n "${HOME:-}" ] || export GOCACHE="$out/gocache"
+  if ! GOFLAGS= GOPROXY=off go build -o "$out/go_scale" $P/go_scale.go \
+      2> "$out/err"; then
+    echo "peer go: go build failed: $(tail -n 1 "$out/err")"
+    have=$(echo "$have" | sed 's/ go / /')
+  fi
+fi
+# bench/switch_deep.lua's stack pointer probe, a Lua module for LuaJIT.
+cc -O2 -shared -fPIC -I"${LUA51_INC:-/usr/include/lua5.1}" \
+  -o "$out/stackdepth.so" bench/stackdepth.c || exit 1
+vers=""
+has go && vers="$vers $(go version | awk '{ print $3 }'),"
+has luv && vers="$vers luv $(dpkg-query -W -f='${Version}' lua-luv),"
+[ -n "$vers" ] && echo
+[ -n "$vers" ] && echo "peers (issue 9):${vers%,} (luv under luajit)"
+
+# runf SECTION RUNTIME NOTE CMD...: as run, for the sections below.  In
+# the idle and sleepers ones the first number of a line is N; what follows
+# " # " in a line joins the note; so a line "<name> [N] # failed: <why>"
+# is a row with no values that says why.
+runf() {
+  sec=$1 rt=$2 note=$3
+  shift 3
+  if ! "$@" > "$out/last" 2> "$out/err"; then
+    echo "  $rt: '$*' failed: $(tail -n 1 "$out/err")"
+    return 1
+  fi
+  awk -v rt="$rt" -v note="$note" \
+    -v withn="$(case $sec in idle*|sleep*) echo 1 ;; esac)" '
+    { extra = ""; i = index($0, " # ")
+      if (i) { extra = substr($0, i + 3); $0 = substr($0, 1, i - 1) }
+      vals = ""; n = ""
+      for (k = 2; k <= NF; k++) if ($k ~ /^[0-9.]+$/) {
+        if (withn && n == "") n = $k
+        else vals = vals "\t" $k
+      }
+      nt = n != "" ? "N=" n : ""
+      if (note != "") nt = nt (nt != "" ? ", " : "") note
+      if (extra != "") nt = nt (nt != "" ? "; " : "") extra
+      print rt "\t" $1 "\t" nt vals }' "$out/last" >> "$out/$sec"
+}
+
+lgk=$(luajit bench/scale.lua kinds) || exit 1
+if [ "$lgk" = both ]; then
+  lgdef="lgreen shared (default)"
+else
+  lgdef="lgreen (only kind)"
+  echo
+  echo "lgreen has one stack kind (no opts.stack / lg.spawn_with): its rows say" \
+    "\"lgreen (only kind)\"; no private rows"
+fi
+
+# idle9 N PREV RUNTIME NOTE CMD...: one row of the idle table at N.  When
+# the same runtime's bytes per green thread at the smaller N (PREV) say
+# that N of them would not fit in MemAvailable (with 20% to spare), the
+# row says so instead of running.
+idle9() {
+  n=$1 prev=$2 rt=$3
+  shift 3
+  r=$(awk -F '\t' -v rt="$rt" '$1 == rt && $4 != "" { print $2 "\t" $4; exit }' \
+    "$out/idle9_$prev" 2>/dev/null)
+  if [ -n "$r" ]; then
+    need=$(echo "$r" | awk -F '\t' -v n="$n" '{ printf "%.0f", $2 * n * 1.2 / 1048576 }')
+    avail=$(awk '/^MemAvailable:/ { printf "%.0f", $2 / 1024 }' /proc/meminfo)
+    if [ "$need" -gt "$avail" ]; then
+      printf '%s\t%s\tN=%s; skipped: needs about %s MiB, MemAvailable is %s MiB\n' \
+        "$rt" "$(echo "$r" | cut -f 1)" "$n" "$need" "$avail" >> "$out/idle9_$n"
+      return 0
+    fi
+  fi
+  runf "idle9_$n" "$rt" "$@"
+}
+
+prev=none
+for n in $IDLE9; do
+  echo
+  echo "== idle RSS per parked green thread at N=$n, bytes" \
+    "(RSS delta / N after gc; ratio to $lgdef)"
+  idle9 "$n" "$prev" "$lgdef" "" luajit bench/scale.lua idle "$n" default
+  [ "$lgk" = both ] &&
+    idle9 "$n" "$prev" "lgreen private" "" luajit bench/scale.lua idle "$n" private
+  has cqueues && idle9 "$n" "$prev" cqueues "coroutines on a condition, luajit" \
+    luajit $P/lua_cqueues.lua idle "$n"
+  has go && idle9 "$n" "$prev" go "goroutines on a channel" "$out/go_scale" idle "$n"
+  has tarantool && idle9 "$n" "$prev" tarantool "fiber.create + fiber.cond" \
+    tarantool $P/tnt_fiber.lua idle "$n"
+  table "idle9_$n" "$lgdef	lg.spawn_n(Event:wait)" "bytes"
+  b=$(val "idle9_$n" "$lgdef" "lg.spawn_n(Event:wait)")
+  echo "  target (issue): <= 2.5 KiB (2560 B) per parked green thread, below Go;" \
+    "1M parked in <= 3 GiB RSS; this run: $lgdef ${b:-?} B," \
+    "$(awk -v b="$b" -v n="$n" 'BEGIN { if (b == "") print "?"; else printf "%.2f GiB", b * n / 2^30 }') for N=$n"
+  prev=$n
+done
+
+echo
+echo "== $SLEEP9 sleepers, each a random 0-100 ms (ratio to $lgdef)"
+runf sleepers9 "$lgdef" "" luajit bench/scale.lua sleepers "$SLEEP9" default
+[ "$lgk" = both ] &&
+  runf sleepers9 "lgreen private" "" luajit bench/scale.lua sleepers "$SLEEP9" private
+has cqueues && runf sleepers9 cqueues "luajit" luajit $P/lua_cqueues.lua sleepers "$SLEEP9"
+has luv && runf sleepers9 luv "luajit; whole ms" luajit $P/lua_luv.lua sleepers "$SLEEP9" timer
+has luv && runf sleepers9 luv "luajit; whole ms" \
+  luajit $P/lua_luv.lua sleepers "$SLEEP9" coroutine
+has go && runf sleepers9 go "" "$out/go_scale" sleepers "$SLEEP9"
+table sleepers9 "$lgdef	lg.spawn_n(lg.sleep)" "wall ms,peak RSS KiB"
+echo "  target (issue): wall <= cqueues' in the same run, peak RSS <= 300 MiB;" \
+  "this run: wall $(ratio "$(val sleepers9 "$lgdef" 'lg.spawn_n(lg.sleep)')" \
+    "$(val sleepers9 cqueues 'cq:wrap(cqueues.sleep)')") of cqueues'," \
+  "peak $(awk -v k="$(val sleepers9 "$lgdef" 'lg.spawn_n(lg.sleep)' 2)" \
+    'BEGIN { if (k == "") print "?"; else printf "%.0f", k / 1024 }') MiB"
+
+echo
+echo "== spawn+finish per green thread, ns: one at a time, and a burst of" \
+  "$SPAWN9 created before any runs (best of 5; ratio to coroutine.wrap)"
+runf spawn9 luajit "" luajit bench/spawn_burst.lua "$SPAWN9"
+table spawn9 "luajit	coroutine.wrap+call" "1-at-a-time,burst"
+echo "  target (issue): lg.spawn_n + finish <= 1.5x coroutine.wrap create+finish," \
+  "one at a time and in a burst; this run:" \
+  "$(ratio "$(val spawn9 luajit lg.spawn_n+finish)" "$(val spawn9 luajit coroutine.wrap+call)")," \
+  "$(ratio "$(val spawn9 luajit lg.spawn_n+finish 2)" "$(val spawn9 luajit coroutine.wrap+call 2)")"
+
+echo
+echo "== switch ping-pong, suspended side parked deep, ns per round trip" \
+  "(best of 5; ratio to luajit coroutine.resume/yield)"
+sw9() { runf switch9 "$1" "" env LUA_CPATH="$out/?.so;$LUA_CPATH" \
+  luajit bench/switch_deep.lua "$2" "$SWMS9"; }
+sw9 luajit coroutine
+if [ "$lgk" = both ]; then
+  sw9 "lgreen shared" shared
+  sw9 "lgreen private" private
+else
+  sw9 "lgreen (only kind)" only
+fi
+table switch9 "luajit	coroutine.resume/yield" "ns/round trip"
+co9=$(val switch9 luajit coroutine.resume/yield)
+if [ "$lgk" = both ]; then
+  echo "  target (issue): private <= 2x the coroutine pair, shared at 0.5 KiB <= 3x;" \
+    "this run: private $(ratio "$(val switch9 'lgreen private' 'g:switch(private)@0.5KiB')" "$co9")," \
+    "shared $(ratio "$(val switch9 'lgreen shared' 'g:switch(shared)@0.5KiB')" "$co9") at 0.5 KiB"
+else
+  echo "  target (issue): private <= 2x the coroutine pair, shared at 0.5 KiB <= 3x;" \
+    "this run: only kind $(ratio "$(val switch9 'lgreen (only kind)' 'g:switch@0.5KiB')" "$co9") at 0.5 KiB"
+fi
+
 # ---- network I/O: echo vs C epoll, HTTP hello vs nginx ---------------------
 sh bench/echo.sh
 sh bench/http.sh
