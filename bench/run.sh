@@ -289,15 +289,21 @@ runf() {
       print rt "\t" $1 "\t" nt vals }' "$out/last" >> "$out/$sec"
 }
 
+# lgk: "both" when greenlet.new takes opts.stack, else "one"; lgdk: the
+# kind lg.spawn_n gives.  Private rows on the hub use lg.spawn_with, or,
+# without it, LGREEN_STACK=private (the stacks branch's default switch).
 lgk=$(luajit bench/scale.lua kinds) || exit 1
+lgdk=$(echo "$lgk" | cut -f 2) lgk=$(echo "$lgk" | cut -f 1)
 if [ "$lgk" = both ]; then
-  lgdef="lgreen shared (default)"
+  lgdef="lgreen $lgdk (default)"
+  [ "$lgdk" = "?" ] && lgdef="lgreen default"
 else
   lgdef="lgreen (only kind)"
   echo
-  echo "lgreen has one stack kind (no opts.stack / lg.spawn_with): its rows say" \
-    "\"lgreen (only kind)\"; no private rows"
+  echo "lgreen has one stack kind (greenlet.new takes no opts.stack): its rows" \
+    "say \"lgreen (only kind)\"; no private rows"
 fi
+priv() { env LGREEN_STACK=private "$@"; }
 
 # idle9 N PREV RUNTIME NOTE CMD...: one row of the idle table at N.  When
 # the same runtime's bytes per green thread at the smaller N (PREV) say
@@ -327,7 +333,7 @@ for n in $IDLE9; do
     "(RSS delta / N after gc; ratio to $lgdef)"
   idle9 "$n" "$prev" "$lgdef" "" luajit bench/scale.lua idle "$n" default
   [ "$lgk" = both ] &&
-    idle9 "$n" "$prev" "lgreen private" "" luajit bench/scale.lua idle "$n" private
+    idle9 "$n" "$prev" "lgreen private" "" priv luajit bench/scale.lua idle "$n" private
   has cqueues && idle9 "$n" "$prev" cqueues "coroutines on a condition, luajit" \
     luajit $P/lua_cqueues.lua idle "$n"
   has go && idle9 "$n" "$prev" go "goroutines on a channel" "$out/go_scale" idle "$n"
@@ -345,7 +351,7 @@ echo
 echo "== $SLEEP9 sleepers, each a random 0-100 ms (ratio to $lgdef)"
 runf sleepers9 "$lgdef" "" luajit bench/scale.lua sleepers "$SLEEP9" default
 [ "$lgk" = both ] &&
-  runf sleepers9 "lgreen private" "" luajit bench/scale.lua sleepers "$SLEEP9" private
+  runf sleepers9 "lgreen private" "" priv luajit bench/scale.lua sleepers "$SLEEP9" private
 has cqueues && runf sleepers9 cqueues "luajit" luajit $P/lua_cqueues.lua sleepers "$SLEEP9"
 has luv && runf sleepers9 luv "luajit; whole ms" luajit $P/lua_luv.lua sleepers "$SLEEP9" timer
 has luv && runf sleepers9 luv "luajit; whole ms" \
@@ -361,12 +367,16 @@ echo "  target (issue): wall <= cqueues' in the same run, peak RSS <= 300 MiB;" 
 echo
 echo "== spawn+finish per green thread, ns: one at a time, and a burst of" \
   "$SPAWN9 created before any runs (best of 5; ratio to coroutine.wrap)"
-runf spawn9 luajit "" luajit bench/spawn_burst.lua "$SPAWN9"
+runf spawn9 luajit "" luajit bench/spawn_burst.lua coroutine "$SPAWN9"
+runf spawn9 "$lgdef" "" luajit bench/spawn_burst.lua lgreen "$SPAWN9" default
+[ "$lgk" = both ] && runf spawn9 "lgreen private" "" \
+  priv luajit bench/spawn_burst.lua lgreen "$SPAWN9" private
 table spawn9 "luajit	coroutine.wrap+call" "1-at-a-time,burst"
+co1=$(val spawn9 luajit coroutine.wrap+call) co2=$(val spawn9 luajit coroutine.wrap+call 2)
 echo "  target (issue): lg.spawn_n + finish <= 1.5x coroutine.wrap create+finish," \
-  "one at a time and in a burst; this run:" \
-  "$(ratio "$(val spawn9 luajit lg.spawn_n+finish)" "$(val spawn9 luajit coroutine.wrap+call)")," \
-  "$(ratio "$(val spawn9 luajit lg.spawn_n+finish 2)" "$(val spawn9 luajit coroutine.wrap+call 2)")"
+  "one at a time and in a burst; this run: $lgdef" \
+  "$(ratio "$(val spawn9 "$lgdef" 'lg.spawn_n(noop)')" "$co1")," \
+  "$(ratio "$(val spawn9 "$lgdef" 'lg.spawn_n(noop)' 2)" "$co2")"
 
 echo
 echo "== switch ping-pong, suspended side parked deep, ns per round trip" \
