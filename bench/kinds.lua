@@ -47,8 +47,11 @@ function M.spawner(kind)
     if k and k ~= "private" then
       error("lg.spawn_with({stack = 'private'}, ...) ran on a " .. k .. " stack")
     end
+    -- Rows compare it with lg.spawn_n, which keeps no handle.
+    local kept = spawn(noop)
+    lg.sleep(0)
     return spawn, function(what) return ("lg.spawn_with(private,%s)"):format(what) end,
-      "a GreenThread each"
+      kept ~= nil and "lg.spawn_with makes a " .. type(kept) .. " per green thread" or nil
   end
   k = M.kindof(lg.spawn_n)
   if k ~= "private" then

@@ -136,7 +136,7 @@ for _, d in ipairs(DEPTHS) do
   local levels = math.max(0, math.floor((d[1] - (entry or 0)) / perlevel + 0.5))
   local ns, depth = pingpong(levels)
   if ns then
-    print(("%s@%s %.1f # %d partners parked %d B deep: %s%d sort levels of %d B"):format(
+    print(("%s@%s %.1f # %d partners parked %d B deep: %s%d x %d B of table.sort comparators"):format(
       name, d[2], ns, M, depth, entry and ("%d B lgreen entry + "):format(entry) or
       "from its body, lgreen's entry not known, + ", levels, perlevel))
   else
