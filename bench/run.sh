@@ -215,10 +215,13 @@ has cqueues && run idle luajit "" luajit $P/lua_cqueues.lua idle 20000
 table idle "luajit	lg.Event:wait" "bytes"
 echo "  target (issue): idle <= 5 KiB (5120 bytes) per parked greenthread;" \
   "this run: lgreen $(val idle luajit lg.Event:wait) bytes"
+
 # ---- issue 9: many green threads -------------------------------------------
 # Idle RSS at 100k and 1M, 100k sleepers, spawn one at a time and in a
 # burst, switch with the suspended side parked deep; per lgreen stack kind
-# when lgreen has both (opts.stack, lg.spawn_with), else its only kind.
+# when lgreen has both (greenlet.new takes opts.stack), else its only kind.
+# The programs: bench/scale.lua, spawn_burst.lua, switch_deep.lua (with
+# bench/stackdepth.c), kinds.lua; peers/go_scale.go, lua_luv.lua.
 # Sizes, for quick runs: LG_BENCH_IDLE="100000 1000000" (one idle table
 # per N), LG_BENCH_SLEEPERS=100000, LG_BENCH_SPAWN=200000,
 # LG_BENCH_SWITCH_MS=50 (CPU ms of one timed run of a switch row).
