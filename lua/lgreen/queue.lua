@@ -50,6 +50,7 @@ function heap.init(q) q.n, q.seq, q.fseq, q.seqs = 0, 0, 0, {} end
 function heap.check(q, item)
   local k = key(item)
   local t, lt = type(k), nil
+  if t == q.ktype and (t == "string" or (t == "number" and k == k)) then return end
   if t == "number" then
     if k ~= k then error("bad argument #1 to 'put' (priority is NaN)", 3) end
   elseif t == "table" or t == "userdata" then
