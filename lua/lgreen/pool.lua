@@ -214,6 +214,7 @@ local function Pile(size_or_pool)
 end
 
 function GreenPile:spawn(fn, ...)
+  check_fn(fn, "spawn")
   local t = self.pool:spawn(fn, ...)	-- may raise, or be killed waiting: no hole
   self.last = self.last + 1
   self.threads[self.last] = t
