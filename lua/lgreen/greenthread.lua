@@ -102,12 +102,12 @@ local function M_inline(fn, ...)
   return t
 end
 
-local function new(fn, level, name)
+local function new(fn, level, name, sf, sl)
   if not callable(fn) then
     error(("bad argument #1 to '%s' (function expected, got %s)"):format(name, type(fn)), level + 1)
   end
   local g = newgreenlet(run, hubgreenlet)
-  local sf, sl = site(level + 1)
+  if not sf then sf, sl = site(level + 1) end
   -- every field it will ever hold, so the table is sized once
   local gt = setmetatable({ greenlet = g, dead = false, site_fn = sf,
     site_line = sl, n = false, results = false, failed = false,
@@ -115,10 +115,18 @@ local function new(fn, level, name)
   return gt, g
 end
 
-local M = { inline = M_inline }
+local M = { inline = M_inline, callable = callable }
 
 function M.spawn(fn, ...)
   local gt, g = new(fn, 2, "spawn")
+  schedule(g, gt, fn, ...)
+  return gt
+end
+
+-- spawn, reported as spawned at the site sf, sl (GreenPool calls it under
+-- pcall, to free its slot if spawning fails).
+function M.spawn_at(sf, sl, fn, ...)
+  local gt, g = new(fn, 2, "spawn", sf, sl)
   schedule(g, gt, fn, ...)
   return gt
 end
@@ -146,14 +154,24 @@ local function run_n(site_fn, site_line, fn, ...)
   end
 end
 
-function M.spawn_n(fn, ...)
+local function spawn_n(sf, sl, fn, ...)
   if not callable(fn) then
-    error(("bad argument #1 to 'spawn_n' (function expected, got %s)"):format(type(fn)), 2)
+    error(("bad argument #1 to 'spawn_n' (function expected, got %s)"):format(type(fn)), 3)
   end
   local g = newgreenlet(run_n, hubgreenlet)
-  local sf, sl = site(2)
+  if not sf then sf, sl = site(3) end
   schedule(g, sf, sl, fn, ...)
   return g
+end
+
+function M.spawn_n(fn, ...)
+  local g = spawn_n(nil, nil, fn, ...)	-- not a tail call: site(3) is our caller
+  return g
+end
+
+-- spawn_n, reported as spawned at the site sf, sl.
+function M.spawn_n_at(sf, sl, fn, ...)
+  return spawn_n(sf, sl, fn, ...)
 end
 
 GreenThread.__index = GreenThread

@@ -4,8 +4,9 @@ local gt = require "lgreen.greenthread"
 local Waiters = require "lgreen.waiters"
 local Queue = require("lgreen.queue").LightQueue
 
-local spawn, spawn_n = gt.spawn, gt.spawn_n
-local getcurrent = require("lgreen.core").greenlet.getcurrent
+local spawn, spawn_at, spawn_n_at, callable = gt.spawn, gt.spawn_at, gt.spawn_n_at, gt.callable
+local core = require "lgreen.core"
+local getcurrent, site = core.greenlet.getcurrent, core.hub.site
 local error, type, select, setmetatable, getmetatable, pcall =
   error, type, select, setmetatable, getmetatable, pcall
 local unpack = unpack or table.unpack
@@ -19,24 +20,43 @@ local function check_size(n, level)
   end
 end
 
+-- A freed slot goes straight to the first waiting spawner (it stays
+-- counted in nrunning), unless the pool shrank below nrunning.
+local function pass_slot(pool)
+  if pool.nrunning <= pool.size and pool.slots.n > 0 and pool.slots:wake_one() then
+    return
+  end
+  pool.nrunning = pool.nrunning - 1
+  if pool.nrunning == 0 then pool.idle:wake_all() end
+end
+
+-- A spawner killed (or hit by a Timeout) after it was handed a slot
+-- passes the slot on: the next spawner must not wait forever.
+local function refund_slot(pool, node)
+  if Waiters.handed(node) then pass_slot(pool) end
+end
+
 local function Pool(size)
   if size == nil then size = 1000 end
   check_size(size, 2)
-  return setmetatable({ size = size, nrunning = 0, members = {},
-    slots = Waiters.new(), idle = Waiters.new() }, GreenPool)
+  local pool = setmetatable({ size = size, nrunning = 0, members = {},
+    slots = false, idle = Waiters.new() }, GreenPool)
+  pool.slots = Waiters.new(pool, refund_slot)
+  return pool
 end
 
--- Wait for a free slot (FIFO among spawners), then take it.
+-- Take a free slot, or wait (FIFO among spawners) until one is handed to us.
 local function take(pool)
-  while pool.nrunning >= pool.size do pool.slots:wait() end
-  pool.nrunning = pool.nrunning + 1
+  if pool.nrunning < pool.size then
+    pool.nrunning = pool.nrunning + 1
+  else
+    pool.slots:wait()
+  end
 end
 
 local function give(pool, g)
-  pool.nrunning = pool.nrunning - 1
   pool.members[g] = nil
-  if pool.nrunning < pool.size then pool.slots:wake_one() end
-  if pool.nrunning == 0 then pool.idle:wake_all() end
+  pass_slot(pool)
 end
 
 local function done(gthread, pool)
@@ -49,10 +69,28 @@ local function inline(pool)
   return pool.nrunning >= pool.size and pool.members[getcurrent()]
 end
 
+local function check_fn(fn, what)
+  if not callable(fn) then
+    error(("bad argument #1 to '%s' (function expected, got %s)"):format(what, type(fn)), 3)
+  end
+end
+
+-- Spawning can still fail once the slot is ours (no memory for a stack,
+-- too many arguments): then the slot goes back before the error goes on.
+local function spawned(pool, ok, ...)
+  if not ok then
+    pass_slot(pool)
+    error((...), 0)
+  end
+  return ...
+end
+
 function GreenPool:spawn(fn, ...)
+  check_fn(fn, "spawn")
   if inline(self) then return gt.inline(fn, ...) end
+  local sf, sl = site(2)
   take(self)
-  local t = spawn(fn, ...)
+  local t = spawned(self, pcall(spawn_at, sf, sl, fn, ...))
   self.members[t.greenlet] = true
   t:link(done, self)
   return t
@@ -68,12 +106,11 @@ local function run_n(pool, fn, ...)
 end
 
 function GreenPool:spawn_n(fn, ...)
-  if type(fn) ~= "function" then
-    error(("bad argument #1 to 'spawn_n' (function expected, got %s)"):format(type(fn)), 2)
-  end
+  check_fn(fn, "spawn_n")
   if inline(self) then return fn(...) end
+  local sf, sl = site(2)
   take(self)
-  return spawn_n(run_n, self, fn, ...)
+  return spawned(self, pcall(spawn_n_at, sf, sl, run_n, self, fn, ...))
 end
 
 -- Wait until no greenthread of the pool runs.
@@ -92,8 +129,9 @@ function GreenPool:waiting() return self.slots.n end
 function GreenPool:resize(n)
   check_size(n, 2)
   self.size = n
-  for _ = 1, n - self.nrunning do
+  for _ = 1, n - self.nrunning do	-- each woken spawner gets its slot
     if not self.slots:wake_one() then break end
+    self.nrunning = self.nrunning + 1
   end
 end
 
@@ -176,8 +214,10 @@ local function Pile(size_or_pool)
 end
 
 function GreenPile:spawn(fn, ...)
+  check_fn(fn, "spawn")
+  local t = self.pool:spawn(fn, ...)	-- may raise, or be killed waiting: no hole
   self.last = self.last + 1
-  self.threads[self.last] = self.pool:spawn(fn, ...)
+  self.threads[self.last] = t
 end
 
 -- The next result in spawn order (its error raised), or nil when all were read.

@@ -13,11 +13,25 @@ local function check_count(n, what)
   end
 end
 
+-- One count goes to the first waiter, else back to the counter.
+local function put_back(self)
+  if self.waiters.n > 0 and self.waiters:wake_one() then return end
+  self.counter = self.counter + 1
+end
+
+-- A waiter killed (or hit by a Timeout) after release() handed it the
+-- count passes the count on.
+local function refund(self, node)
+  if Waiters.handed(node) then put_back(self) end
+end
+
 local function new(n, bound)
   if n == nil then n = 1 end
   check_count(n, bound and "BoundedSemaphore" or "Semaphore")
-  return setmetatable({ counter = n, bound = bound and n or nil,
-                        waiters = Waiters.new() }, Semaphore)
+  local s = setmetatable({ counter = n, bound = bound and n or nil,
+                          waiters = false }, Semaphore)
+  s.waiters = Waiters.new(s, refund)
+  return s
 end
 
 -- acquire([blocking = true] [, timeout]) -> true, or false when it would
