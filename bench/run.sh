@@ -215,6 +215,15 @@ has cqueues && run idle luajit "" luajit $P/lua_cqueues.lua idle 20000
 table idle "luajit	lg.Event:wait" "bytes"
 echo "  target (issue): idle <= 5 KiB (5120 bytes) per parked greenthread;" \
   "this run: lgreen $(val idle luajit lg.Event:wait) bytes"
+# ---- one big receive ----------------------------------------------------------
+echo
+echo "== receive of 50 MB and process.run of 50 MB of output, MB per CPU second"
+echo "   (best of 3; higher is better; ratio to LuaSocket's receive(n) under luajit)"
+for vm in luajit lua5.1 lua5.4; do
+  run recv $vm "" $vm bench/recv.lua 50 || exit 1
+done
+table recv "luajit	luasocket:receive(n)" "MB/s"
+
 # ---- network I/O: echo vs C epoll, HTTP hello vs nginx ---------------------
 sh bench/echo.sh
 sh bench/http.sh
