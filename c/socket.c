@@ -643,15 +643,20 @@ static int sock_listen(lua_State *L)
 }
 
 /* The process is out of fds: wait, doubling up to a second, without
-** polling the listening fd (it stays readable).  0 or LG_IO_x. */
-static int accept_backoff(lua_State *L, lg_hub *hub, double *pause, double deadline)
+** polling the listening fd (it stays readable).  The "b" timeout bounds
+** the time spent so (*spent) as it bounds any wait, "t" the whole call.
+** 0 or LG_IO_x. */
+static int accept_backoff(lua_State *L, lg_hub *hub, lg_sock *s, double *pause,
+			  double *spent, double deadline)
 {
   double t = *pause;
   int top = lua_gettop(L), r;
+  if (s->block >= 0 && s->block - *spent < t) t = s->block - *spent;
   if (deadline >= 0 && deadline - ev_time() < t) t = deadline - ev_time();
   if (t <= 0) return LG_IO_TIMEOUT;
   r = lg_hub_park(L, hub, t);
   if (r < 0) return LG_IO_RAISE;
+  *spent += t;
   lua_settop(L, top);
   *pause = *pause * 2 > LG_ACCEPT_BACKOFF_MAX ? LG_ACCEPT_BACKOFF_MAX : *pause * 2;
   return 0;
@@ -662,7 +667,7 @@ static int sock_accept(lua_State *L)
 {
   lg_hub *hub = lg_lib_hub(L);
   lg_sock *s = sock_check(L, 1), *c;
-  double deadline, pause = 0.01;
+  double deadline, pause = 0.01, spent = 0;
   if (s->kind != LG_K_SERVER || s->fd < 0) return sock_fail(L, LG_IO_CLOSED);
   deadline = sock_deadline(hub, s);
   lua_settop(L, 1);
@@ -676,7 +681,7 @@ static int sock_accept(lua_State *L)
     err = errno;
     if (err == EINTR || err == ECONNABORTED) continue;
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-      err = accept_backoff(L, hub, &pause, deadline);
+      err = accept_backoff(L, hub, s, &pause, &spent, deadline);
     else if (err == EAGAIN || err == EWOULDBLOCK)
       err = sock_wait(L, hub, s, EV_READ, deadline);
     if (err == LG_IO_RAISE) return lg_greenlet_raise(L);
@@ -916,12 +921,13 @@ static const lg_opt *opt_check(lua_State *L, int idx)
   return NULL;
 }
 
-/* The fd options apply to; a lazy master gets an IPv4 one now. */
+/* The fd options apply to, a lazy master getting an IPv4 one now: 0, or
+** an errno (out of fds) or LG_IO_CLOSED. */
 static int opt_fd(lg_sock *s)
 {
   if (s->fd < 0 && s->kind == LG_K_MASTER && s->family == AF_UNSPEC)
-    sock_open(s, AF_INET);
-  return s->fd;
+    return sock_open(s, AF_INET);
+  return s->fd < 0 ? LG_IO_CLOSED : 0;
 }
 
 /* setoption(s, name [, value]) -> 1 | nil, err */
@@ -929,8 +935,8 @@ static int sock_setoption(lua_State *L)
 {
   lg_sock *s = sock_check(L, 1);
   const lg_opt *o = opt_check(L, 2);
-  int fd = opt_fd(s), v, r;
-  if (fd < 0) return sock_fail(L, LG_IO_CLOSED);
+  int err = opt_fd(s), fd = s->fd, v, r;
+  if (err != 0) return sock_fail(L, err);
   if (o->kind == 'l') {
     struct linger li;
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -955,9 +961,9 @@ static int sock_getoption(lua_State *L)
 {
   lg_sock *s = sock_check(L, 1);
   const lg_opt *o = opt_check(L, 2);
-  int fd = opt_fd(s), v = 0;
+  int err = opt_fd(s), fd = s->fd, v = 0;
   socklen_t len;
-  if (fd < 0) return sock_fail(L, LG_IO_CLOSED);
+  if (err != 0) return sock_fail(L, err);
   if (o->kind == 'l') {
     struct linger li;
     len = sizeof(li);
