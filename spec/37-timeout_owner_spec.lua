@@ -5,19 +5,15 @@ local lg = require "lgreen"
 local greenlet = require "lgreen.greenlet"
 local H = require "helper"
 
--- After the owner is gone: the Timeout is no longer pending, the hub has
--- no watcher left (lg.step() says nothing is left: lg.run() would return
--- at once instead of waiting 30 s), and neither the Timeout nor the
--- owner's greenlet is kept alive by the hub.  case(keep) runs the owner
--- and calls keep(t, g) once it is gone; only the weak table below keeps
--- them after case returns.
+-- After the owner is gone: the Timeout is no longer pending, and neither
+-- it nor the owner's greenlet is kept alive by the hub.  case(keep) runs
+-- the owner and calls keep(t, g) once it is gone; only the weak table
+-- below keeps them after case returns.
 local function check_gone(case)
   local weak = setmetatable({}, { __mode = "v" })
   case(function(t, g)
     assert.is_false(t.pending)
     assert.is_false(t:cancel())
-    assert.is_false(lg.step())
-    lg.run()
     weak[1], weak[2] = t, g
   end)
   H.collect()
@@ -69,7 +65,6 @@ describe("a Timeout armed when its greenthread ends", function()
     done:wait()
     lg.sleep(0)				-- let the body return
     for i = 1, 3 do assert.is_false(ts[i].pending) end
-    assert.is_false(lg.step())
   end)
 
   it("is cancelled when a plain greenlet returns", function()
@@ -97,5 +92,33 @@ describe("a Timeout armed when its greenthread ends", function()
     go:send()
     owner:wait()
     assert.is_false(t.pending)
+  end)
+
+  -- In a process of its own, where nothing else runs: lg.step() says
+  -- whether any watcher is left, which is what lg.run() waits for (it
+  -- waited the Timeout's 30 s).
+  it("leaves no watcher: lg.run() has nothing to wait for", function()
+    local code, out = H.run([[
+      local lg = require "lgreen"
+      local greenlet = require "lgreen.greenlet"
+      local function left(name) print(name, "left", tostring(lg.step())) end
+      lg.spawn(function() lg.Timeout(30) end):wait()
+      left("returned")
+      pcall(lg.spawn(function() lg.Timeout(30) error("boom", 0) end).wait)
+      left("raised")
+      local gt = lg.spawn(function() lg.Timeout(30) lg.Event():wait() end)
+      lg.sleep(0)
+      gt:kill()
+      left("killed")
+      lg.spawn_n(function() lg.Timeout(30) end)
+      lg.sleep(0)
+      left("spawn_n")
+      greenlet.new(function() lg.Timeout(30) end):switch()
+      left("greenlet")
+    ]])
+    assert.equal(0, code, out)
+    for _, name in ipairs({ "returned", "raised", "killed", "spawn_n", "greenlet" }) do
+      assert.matches(name .. "%s+left%s+false", out)
+    end
   end)
 end)
