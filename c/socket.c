@@ -394,6 +394,28 @@ static int rx_dgram(lua_State *L, lg_hub *hub, lg_sock *s, size_t want,
   }
 }
 
+/* The common case of a small receive without a prefix: the whole answer
+** is in the buffer already; push it from there (no accumulator).  A count
+** (want) or, with want == (size_t)-1, a line: at most its final CR to drop.
+** 1 if done. */
+static int rx_fast(lua_State *L, lg_sock *s, size_t want)
+{
+  const char *p = s->buf + s->first, *lf, *end;
+  size_t have = s->last - s->first;
+  if (want != (size_t)-1) {
+    if (have < want) return 0;
+    lua_pushlstring(L, p, want);
+    s->first += want;
+    return 1;
+  }
+  if ((lf = memchr(p, '\n', have)) == NULL) return 0;
+  end = lf > p && lf[-1] == '\r' ? lf - 1 : lf;
+  if (memchr(p, '\r', (size_t)(end - p)) != NULL) return 0;
+  lua_pushlstring(L, p, (size_t)(end - p));
+  s->first = (size_t)(lf + 1 - s->buf);
+  return 1;
+}
+
 /* receive([pattern [, prefix]]) -> data | nil, err, partial */
 static int sock_receive(lua_State *L)
 {
@@ -415,10 +437,13 @@ static int sock_receive(lua_State *L)
   if (lua_type(L, 2) == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, 2);
     if (!(n >= 0) || n > 1e15) luaL_argerror(L, 2, "invalid receive pattern");
+    if (a.n == 0 && rx_fast(L, s, (size_t)n)) return 1;
     err = rx_count(L, hub, s, &a, (size_t)n, deadline);
   } else {
     const char *p = luaL_optstring(L, 2, "*l");
     if (p[0] == '*') p++;
+    if (p[0] == 'l' && p[1] == 0 && lua_isnil(L, 3) && rx_fast(L, s, (size_t)-1))
+      return 1;
     if (p[0] == 'l' && p[1] == 0) err = rx_line(L, hub, s, &a, deadline);
     else if (p[0] == 'a' && p[1] == 0) err = rx_all(L, hub, s, &a, deadline);
     else return luaL_argerror(L, 2, "invalid receive pattern");

@@ -121,6 +121,27 @@ describe("receive of 8 MiB allocates O(size), not O(size^2)", function()
   end)
 end)
 
+describe("small receives", function()
+  -- A line or count that is in the buffer already costs its string, not a
+  -- receive buffer (8 KiB a call would make a line server churn the GC).
+  it("of lines and counts allocate little more than their strings", function()
+    local c, s = pair()
+    local lines = 500
+    assert(c:send(string.rep("line\r\n", lines) .. string.rep("0123456789", lines)))
+    assert.equal("line", s:receive())	-- fills the buffer: all the rest is in it
+    local bytes, r = allocated(function()
+      local n = 0
+      for _ = 2, lines do if s:receive() == "line" then n = n + 1 end end
+      for _ = 1, lines do if s:receive(10) == "0123456789" then n = n + 1 end end
+      return n
+    end)
+    assert.equal(2 * lines - 1, r[1])
+    assert.is_true(bytes < 2 * lines * 512, ("%d bytes allocated for %d receives"):format(bytes, 2 * lines))
+    c:close()
+    s:close()
+  end)
+end)
+
 -- The same script against LuaSocket and lgreen.socket: every result after
 -- the peer closed must be LuaSocket's, on the first call and the next ones.
 local function script(mod)
