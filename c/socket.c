@@ -28,6 +28,7 @@
 
 #define LG_SOCK_META	"lgreen.socket"
 #define LG_SOCK_BUF	8192		/* LuaSocket's BUF_SIZE */
+#define LG_RX_MIN	256		/* first size of a receive's accumulator */
 #define LG_ACCEPT_BACKOFF_MAX 1.0	/* seconds between accepts at EMFILE */
 
 /* lg_sock.kind: what LuaSocket calls the object's class */
@@ -273,7 +274,7 @@ static char *rx_room(lua_State *L, rx_acc *a, size_t need, size_t limit)
   size_t cap;
   char *p;
   if (a->cap - a->n >= need) return a->p + a->n;
-  cap = a->cap < LG_SOCK_BUF ? LG_SOCK_BUF : a->cap;
+  cap = a->cap < LG_RX_MIN ? LG_RX_MIN : a->cap;
   while (cap - a->n < need) cap *= 2;
   if (cap > limit) cap = limit;
   if (cap - a->n < need) cap = a->n + need;
