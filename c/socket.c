@@ -404,7 +404,7 @@ static int rx_fast(lua_State *L, lg_sock *s, size_t want)
   const char *p = s->buf + s->first, *lf, *end;
   size_t have = s->last - s->first;
   if (want != (size_t)-1) {
-    if (have < want) return 0;
+    if (have < want || have == 0) return 0;	/* receive(0) waits for data */
     lua_pushlstring(L, p, want);
     s->first += want;
     return 1;
@@ -438,8 +438,12 @@ static int sock_receive(lua_State *L)
   if (lua_type(L, 2) == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, 2);
     if (!(n >= 0) || n > 1e15) luaL_argerror(L, 2, "invalid receive pattern");
+    /* As LuaSocket 3: n counts the prefix; receive(0) returns "" once
+    ** something is there to read (nil, "closed" after the peer closed). */
     if (a.n == 0 && rx_fast(L, s, (size_t)n)) return 1;
-    err = rx_count(L, hub, s, &a, (size_t)n, deadline);
+    if (a.n > 0 && (size_t)n <= a.n) err = 0;
+    else if (n == 0) err = s->first < s->last ? 0 : sock_fill(L, hub, s, deadline);
+    else err = rx_count(L, hub, s, &a, (size_t)n - a.n, deadline);
   } else {
     const char *p = luaL_optstring(L, 2, "*l");
     if (p[0] == '*') p++;

@@ -61,7 +61,8 @@ describe("lgreen.socket TCP", function()
     assert.equal("two", s:receive("*l"))
     assert.equal("three", s:receive("l"))
     assert.equal("01234", s:receive(5))
-    assert.equal(">56789", s:receive(5, ">"))
+    assert.equal(">5678", s:receive(5, ">"))	-- LuaSocket 3: n counts the prefix
+    assert.equal("9", s:receive(1))
     assert.equal("tail", s:receive("*a"))
     local d, err, partial = s:receive("*a")	-- nothing left: LuaSocket's nil, "closed"
     assert.is_nil(d)
