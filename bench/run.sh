@@ -404,6 +404,15 @@ else
     "this run: only kind $(ratio "$(val switch9 'lgreen (only kind)' 'g:switch@0.5KiB')" "$co9") at 0.5 KiB"
 fi
 
+# ---- one big receive ----------------------------------------------------------
+echo
+echo "== receive of 50 MB and process.run of 50 MB of output, MB per CPU second"
+echo "   (best of 3; higher is better; ratio to LuaSocket's receive(n) under luajit)"
+for vm in luajit lua5.1 lua5.4; do
+  run recv $vm "" $vm bench/recv.lua 50 || exit 1
+done
+table recv "luajit	luasocket:receive(n)" "MB/s"
+
 # ---- network I/O: echo vs C epoll, HTTP hello vs nginx ---------------------
 sh bench/echo.sh
 sh bench/http.sh

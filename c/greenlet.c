@@ -361,6 +361,7 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
   lg_anchor(T, vm, 1);
   lua_xmove(T, p->Lsw, n);
   lua_settop(T, 0);
+  if (vm->onfinish) vm->onfinish(T, vm->onfinish_ud, g);
   /* The thread is clean again: keep it for the next greenlet. */
   g->L = NULL;
   g->Lsw = NULL;

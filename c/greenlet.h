@@ -67,6 +67,10 @@ typedef struct lg_vm {
   int nzombies;			/* entries in LG_R_ZOMBIES */
   int nthreads;			/* threads on vm->threads's stack */
   lua_State *threads;		/* pool of clean threads of dead greenlets */
+  /* Set by the hub: told when g finishes (on g's state, its stack empty;
+  ** must not raise), so what the hub holds for g dies with it. */
+  void (*onfinish)(lua_State *L, void *ud, lg_greenlet *g);
+  void *onfinish_ud;
   unsigned char luajit;		/* 5.1 ABI loaded by LuaJIT */
   unsigned char closed;		/* lua_close ran our __gc: stacks are gone */
   lg_stackpool pool;		/* stacks of this VM */

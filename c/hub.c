@@ -248,15 +248,26 @@ lg_greenlet *lg_hub_pushgreenlet(lua_State *L, lg_hub *hub)
   return hub->hubg;
 }
 
+/* t is done: off the hub's list, its anchors dropped. */
+static void hub_timeout_settle(lua_State *L, lg_hub *hub, lg_timeout *t)
+{
+  if (t->prev) t->prev->next = t->next;
+  else hub->timeouts = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = NULL;
+  t->target->ntimeouts--;
+  t->state = LG_TO_DONE;
+  hub_unref(L, hub, &t->targetref);
+  hub_unref(L, hub, &t->selfref);
+}
+
 /* Push the error of the Timeout that fired for n, and settle it. */
 static void hub_timeout_consume(lua_State *L, lg_hub *hub, lg_hubnode *n)
 {
   lg_timeout *t = n->fired;
   hub_getref(L, hub, t->errref != LUA_NOREF ? t->errref : t->selfref); /* err */
   n->fired = NULL;
-  t->state = LG_TO_DONE;
-  hub_unref(L, hub, &t->targetref);
-  hub_unref(L, hub, &t->selfref);
+  hub_timeout_settle(L, hub, t);
 }
 
 /* Resume the greenlet of a node popped from the ready queue (on the hub's
@@ -645,6 +656,11 @@ void lg_timeout_start(lua_State *L, lg_hub *hub, lg_timeout *t, int tidx,
   ev_timer_start(hub->loop, &t->timer);
   hub_track(hub, seconds);
   t->state = LG_TO_ARMED;
+  t->prev = NULL;
+  t->next = hub->timeouts;
+  if (t->next) t->next->prev = t;
+  hub->timeouts = t;
+  t->target->ntimeouts++;
 }
 
 /* Cancel t; returns 1 if it was still pending.  Once its greenlet is queued
@@ -660,10 +676,26 @@ int lg_timeout_cancel(lua_State *L, lg_timeout *t)
   } else {
     return 0;
   }
-  hub_unref(L, t->hub, &t->targetref);
-  hub_unref(L, t->hub, &t->selfref);
-  t->state = LG_TO_DONE;
+  hub_timeout_settle(L, t->hub, t);
   return 1;
+}
+
+/* A greenlet finished (returned, raised or was killed): the Timeouts still
+** armed for it can never fire in it; cancel them, so that they neither keep
+** the loop running nor keep it and themselves anchored. */
+static void hub_onfinish(lua_State *L, void *ud, lg_greenlet *g)
+{
+  lg_hub *hub = (lg_hub *)ud;
+  lg_hubnode *n = lg_node(g);
+  lg_timeout *t, *next;
+  if (n->g != g || n->ntimeouts == 0) return;
+  for (t = hub->timeouts; t != NULL && n->ntimeouts > 0; t = next) {
+    next = t->next;
+    if (t->target != n) continue;
+    if (t->state == LG_TO_ARMED && hub->loop) ev_timer_stop(hub->loop, &t->timer);
+    if (n->fired == t) n->fired = NULL;
+    hub_timeout_settle(L, hub, t);
+  }
 }
 
 /* __gc of a Timeout (never armed, or done: it holds no anchor then). */
@@ -677,6 +709,7 @@ void lg_timeout_free(lua_State *L, lg_timeout *t)
 static int hub_gc(lua_State *L)
 {
   lg_hub *hub = (lg_hub *)lua_touserdata(L, 1);
+  hub->vm->onfinish = NULL;	/* (lua_close frees no userdata before every __gc ran) */
   lg_resolve_close(hub);
   if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
   hub->loop = NULL;
@@ -699,6 +732,8 @@ static lg_hub *hub_create(lua_State *L, lg_vm *vm)
   lg_hub *hub = (lg_hub *)lua_newuserdata(L, sizeof(lg_hub));	/* hub */
   memset(hub, 0, sizeof(*hub));
   hub->vm = vm;
+  vm->onfinish = hub_onfinish;
+  vm->onfinish_ud = hub;
   hub->hubref = LUA_NOREF;
   hub->backendfd = -1;
   lua_createtable(L, 0, 1);				/* hub mt */

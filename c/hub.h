@@ -38,6 +38,7 @@ typedef struct lg_hubnode {
   unsigned char state;		/* LG_HN_IDLE, LG_HN_PARKED or LG_HN_READY */
   unsigned char wake;		/* LG_HW_x */
   unsigned char queued;		/* linked in the ready queue (maybe stale) */
+  int ntimeouts;		/* Timeouts armed for it, or fired unconsumed */
 } lg_hubnode;
 
 #define lg_node(g)	((lg_hubnode *)(void *)(g)->hub.b)
@@ -51,6 +52,7 @@ struct lg_timeout {
   int selfref;			/* anchor of this userdata while armed */
   int errref;			/* the error value to raise */
   unsigned char state;		/* LG_TO_x */
+  struct lg_timeout *prev, *next; /* hub's list of them, while not done */
 };
 enum { LG_TO_NEW, LG_TO_ARMED, LG_TO_FIRED, LG_TO_DONE };
 
@@ -71,6 +73,7 @@ typedef struct lg_hub {
   unsigned char mainwaits;	/* main is in run(): wake it when idle */
   unsigned char stepping;	/* main is in step(): return when idle */
   void *resolver;		/* resolve.c's thread pool, NULL until used */
+  lg_timeout *timeouts;		/* armed or fired Timeouts, not done yet */
 } lg_hub;
 
 /* resolve.c: stop the hub's resolver pool (hub __gc, before the loop dies). */

@@ -28,6 +28,7 @@
 
 #define LG_SOCK_META	"lgreen.socket"
 #define LG_SOCK_BUF	8192		/* LuaSocket's BUF_SIZE */
+#define LG_RX_MIN	256		/* first size of a receive's accumulator */
 #define LG_ACCEPT_BACKOFF_MAX 1.0	/* seconds between accepts at EMFILE */
 
 /* lg_sock.kind: what LuaSocket calls the object's class */
@@ -218,11 +219,11 @@ static int sock_write(lg_sock *s, const char *p, size_t n, size_t *put)
   }
 }
 
-/* Refill the buffer (it is empty), parking while nothing has arrived. */
-static int sock_fill(lua_State *L, lg_hub *hub, lg_sock *s, double deadline)
+/* Read at most n bytes into p, parking while nothing has arrived. */
+static int sock_fillto(lua_State *L, lg_hub *hub, lg_sock *s, char *p, size_t n,
+		       size_t *got, double deadline)
 {
   for (;;) {
-    size_t got = 0;
     int err;
     if (s->fd < 0) return LG_IO_CLOSED;
     /* A short read emptied the kernel's queue: recv now would only say
@@ -234,54 +235,106 @@ static int sock_fill(lua_State *L, lg_hub *hub, lg_sock *s, double deadline)
       if ((err = sock_wait(L, hub, s, EV_READ, deadline)) != 0) return err;
       continue;
     }
-    err = sock_read(s, s->buf, LG_SOCK_BUF, &got);
-    if (err == 0) {
-      s->first = 0;
-      s->last = got;
-      return 0;
-    }
+    err = sock_read(s, p, n, got);
     if (err != EAGAIN) return err;
     s->drained = 0;
     if ((err = sock_wait(L, hub, s, EV_READ, deadline)) != 0) return err;
   }
 }
 
+/* Refill the buffer (it is empty). */
+static int sock_fill(lua_State *L, lg_hub *hub, lg_sock *s, double deadline)
+{
+  size_t got = 0;
+  int err = sock_fillto(L, hub, s, s->buf, LG_SOCK_BUF, &got, deadline);
+  if (err == 0) {
+    s->first = 0;
+    s->last = got;
+  }
+  return err;
+}
+
 /* -- receive -------------------------------------------------------------- */
 
-/* The received pieces live on the Lua stack above base (a wait may switch
-** away, so no luaL_Buffer); join them every so often and at the end. */
-static void rx_add(lua_State *L, int base, const char *p, size_t n)
+/* What a receive has gathered: n bytes at p, in a userdata of cap bytes at
+** index idx of L.  A wait may switch away, so no luaL_Buffer; the userdata
+** is anchored there and grows by doubling, so a receive copies each byte a
+** bounded number of times whatever the size (joining strings on the stack
+** copied the whole result again every few reads: quadratic). */
+typedef struct rx_acc {
+  char *p;
+  size_t n, cap;
+  int idx;
+} rx_acc;
+
+/* Make room for at least need more bytes, the capacity at most limit (or
+** more if need asks more).  Returns where the next byte goes. */
+static char *rx_room(lua_State *L, rx_acc *a, size_t need, size_t limit)
+{
+  size_t cap;
+  char *p;
+  if (a->cap - a->n >= need) return a->p + a->n;
+  cap = a->cap < LG_RX_MIN ? LG_RX_MIN : a->cap;
+  while (cap - a->n < need) cap *= 2;
+  if (cap > limit) cap = limit;
+  if (cap - a->n < need) cap = a->n + need;
+  p = (char *)lua_newuserdata(L, cap);			/* .. new */
+  if (a->n) memcpy(p, a->p, a->n);
+  lua_replace(L, a->idx);				/* .. */
+  a->p = p;
+  a->cap = cap;
+  return p + a->n;
+}
+
+static void rx_add(lua_State *L, rx_acc *a, const char *p, size_t n, size_t limit)
 {
   if (n == 0) return;
-  lua_pushlstring(L, p, n);
-  if (lua_gettop(L) - base >= 16) lua_concat(L, lua_gettop(L) - base);
+  memcpy(rx_room(L, a, n, limit), p, n);
+  a->n += n;
 }
 
-static void rx_join(lua_State *L, int base)
+/* Read from the socket straight into a: at most want bytes, at least one. */
+static int rx_direct(lua_State *L, lg_hub *hub, lg_sock *s, rx_acc *a,
+		     size_t want, size_t limit, double deadline)
 {
-  int k = lua_gettop(L) - base;
-  if (k == 0) lua_pushliteral(L, "");
-  else if (k > 1) lua_concat(L, k);
+  size_t got = 0, room;
+  char *p = rx_room(L, a, LG_SOCK_BUF < want ? LG_SOCK_BUF : want, limit);
+  int err;
+  room = a->cap - a->n;
+  err = sock_fillto(L, hub, s, p, room < want ? room : want, &got, deadline);
+  if (err == 0) a->n += got;
+  return err;
 }
 
-/* Exactly want bytes. */
-static int rx_count(lua_State *L, lg_hub *hub, lg_sock *s, int base,
+/* Exactly want bytes.  What the buffer holds goes first; then large
+** remainders are read in place, a small one through the buffer (what
+** comes after it stays there for the next call, as in LuaSocket). */
+static int rx_count(lua_State *L, lg_hub *hub, lg_sock *s, rx_acc *a,
 		    size_t want, double deadline)
 {
+  size_t limit = a->n + want;		/* the result never needs more */
   for (;;) {
     size_t n = s->last - s->first;
     int err;
     if (n > want) n = want;
-    rx_add(L, base, s->buf + s->first, n);
+    rx_add(L, a, s->buf + s->first, n, limit);
     s->first += n;
     want -= n;
     if (want == 0) return 0;
-    if ((err = sock_fill(L, hub, s, deadline)) != 0) return err;
+    if (want >= LG_SOCK_BUF) {
+      size_t before = a->n;
+      err = rx_direct(L, hub, s, a, want, limit, deadline);
+      want -= a->n - before;
+    } else {
+      err = sock_fill(L, hub, s, deadline);
+    }
+    if (err != 0) return err;
+    if (want == 0) return 0;
   }
 }
 
 /* A line ending in LF; CRs are dropped, as LuaSocket does. */
-static int rx_line(lua_State *L, lg_hub *hub, lg_sock *s, int base, double deadline)
+static int rx_line(lua_State *L, lg_hub *hub, lg_sock *s, rx_acc *a, double deadline)
 {
   for (;;) {
     const char *p = s->buf + s->first, *e = s->buf + s->last;
@@ -291,7 +344,7 @@ static int rx_line(lua_State *L, lg_hub *hub, lg_sock *s, int base, double deadl
     while (p < end) {			/* add the run up to each CR */
       const char *cr = memchr(p, '\r', (size_t)(end - p));
       const char *q = cr ? cr : end;
-      rx_add(L, base, p, (size_t)(q - p));
+      rx_add(L, a, p, (size_t)(q - p), (size_t)-1);
       p = cr ? cr + 1 : end;
     }
     if (lf) {
@@ -303,17 +356,19 @@ static int rx_line(lua_State *L, lg_hub *hub, lg_sock *s, int base, double deadl
   }
 }
 
-/* Everything until the peer closes: closing is success here. */
-static int rx_all(lua_State *L, lg_hub *hub, lg_sock *s, int base, double deadline)
+/* Everything until the peer closes: closing is success here, unless it
+** gave nothing at all: then nil, "closed", as LuaSocket says (a loop that
+** reads until "closed" would otherwise spin on "" forever). */
+static int rx_all(lua_State *L, lg_hub *hub, lg_sock *s, rx_acc *a, double deadline)
 {
-  for (;;) {
-    int err;
-    rx_add(L, base, s->buf + s->first, s->last - s->first);
-    s->first = s->last = 0;
-    err = sock_fill(L, hub, s, deadline);
-    if (err == LG_IO_CLOSED) return 0;
-    if (err != 0) return err;
-  }
+  size_t start = a->n;			/* after the prefix */
+  int err;
+  rx_add(L, a, s->buf + s->first, s->last - s->first, (size_t)-1);
+  s->first = s->last = 0;
+  do err = rx_direct(L, hub, s, a, (size_t)-1, (size_t)-1, deadline);
+  while (err == 0);
+  if (err == LG_IO_CLOSED && a->n > start) return 0;
+  return err;
 }
 
 /* One datagram (udp), at most want bytes. */
@@ -340,35 +395,66 @@ static int rx_dgram(lua_State *L, lg_hub *hub, lg_sock *s, size_t want,
   }
 }
 
+/* The common case of a small receive without a prefix: the whole answer
+** is in the buffer already; push it from there (no accumulator).  A count
+** (want) or, with want == (size_t)-1, a line: at most its final CR to drop.
+** 1 if done. */
+static int rx_fast(lua_State *L, lg_sock *s, size_t want)
+{
+  const char *p = s->buf + s->first, *lf, *end;
+  size_t have = s->last - s->first;
+  if (want != (size_t)-1) {
+    if (have < want || have == 0) return 0;	/* receive(0) waits for data */
+    lua_pushlstring(L, p, want);
+    s->first += want;
+    return 1;
+  }
+  if ((lf = memchr(p, '\n', have)) == NULL) return 0;
+  end = lf > p && lf[-1] == '\r' ? lf - 1 : lf;
+  if (memchr(p, '\r', (size_t)(end - p)) != NULL) return 0;
+  lua_pushlstring(L, p, (size_t)(end - p));
+  s->first = (size_t)(lf + 1 - s->buf);
+  return 1;
+}
+
 /* receive([pattern [, prefix]]) -> data | nil, err, partial */
 static int sock_receive(lua_State *L)
 {
   lg_hub *hub = lg_lib_hub(L);
   lg_sock *s = sock_check(L, 1);
+  rx_acc a = { NULL, 0, 0, 4 };
   double deadline;
-  int base, err;
+  int err;
   lua_settop(L, 3);
   if (s->type == SOCK_DGRAM && s->fd >= 0) goto dgram;
   if (s->fd < 0 || s->kind != LG_K_CLIENT) return sock_fail(L, LG_IO_CLOSED);
   deadline = sock_deadline(hub, s);
-  base = lua_gettop(L);
+  lua_pushnil(L);				/* pattern prefix acc */
   if (!lua_isnil(L, 3)) {
-    luaL_checkstring(L, 3);
-    lua_pushvalue(L, 3);				/* prefix */
+    size_t n;
+    const char *p = luaL_checklstring(L, 3, &n);
+    rx_add(L, &a, p, n, (size_t)-1);
   }
   if (lua_type(L, 2) == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, 2);
     if (!(n >= 0) || n > 1e15) luaL_argerror(L, 2, "invalid receive pattern");
-    err = rx_count(L, hub, s, base, (size_t)n, deadline);
+    /* As LuaSocket 3: n counts the prefix; receive(0) returns "" once
+    ** something is there to read (nil, "closed" after the peer closed). */
+    if (a.n == 0 && rx_fast(L, s, (size_t)n)) return 1;
+    if (a.n > 0 && (size_t)n <= a.n) err = 0;
+    else if (n == 0) err = s->first < s->last ? 0 : sock_fill(L, hub, s, deadline);
+    else err = rx_count(L, hub, s, &a, (size_t)n - a.n, deadline);
   } else {
     const char *p = luaL_optstring(L, 2, "*l");
     if (p[0] == '*') p++;
-    if (p[0] == 'l' && p[1] == 0) err = rx_line(L, hub, s, base, deadline);
-    else if (p[0] == 'a' && p[1] == 0) err = rx_all(L, hub, s, base, deadline);
+    if (p[0] == 'l' && p[1] == 0 && lua_isnil(L, 3) && rx_fast(L, s, (size_t)-1))
+      return 1;
+    if (p[0] == 'l' && p[1] == 0) err = rx_line(L, hub, s, &a, deadline);
+    else if (p[0] == 'a' && p[1] == 0) err = rx_all(L, hub, s, &a, deadline);
     else return luaL_argerror(L, 2, "invalid receive pattern");
   }
   if (err == LG_IO_RAISE) return lg_greenlet_raise(L);
-  rx_join(L, base);					/* data */
+  lua_pushlstring(L, a.n ? a.p : "", a.n);		/* .. acc data */
   if (err == 0) return 1;
   lua_pushnil(L);					/* data nil */
   lua_pushstring(L, sock_strerror(err));		/* data nil err */
@@ -587,15 +673,20 @@ static int sock_listen(lua_State *L)
 }
 
 /* The process is out of fds: wait, doubling up to a second, without
-** polling the listening fd (it stays readable).  0 or LG_IO_x. */
-static int accept_backoff(lua_State *L, lg_hub *hub, double *pause, double deadline)
+** polling the listening fd (it stays readable).  The "b" timeout bounds
+** the time spent so (*spent) as it bounds any wait, "t" the whole call.
+** 0 or LG_IO_x. */
+static int accept_backoff(lua_State *L, lg_hub *hub, lg_sock *s, double *pause,
+			  double *spent, double deadline)
 {
   double t = *pause;
   int top = lua_gettop(L), r;
+  if (s->block >= 0 && s->block - *spent < t) t = s->block - *spent;
   if (deadline >= 0 && deadline - ev_time() < t) t = deadline - ev_time();
   if (t <= 0) return LG_IO_TIMEOUT;
   r = lg_hub_park(L, hub, t);
   if (r < 0) return LG_IO_RAISE;
+  *spent += t;
   lua_settop(L, top);
   *pause = *pause * 2 > LG_ACCEPT_BACKOFF_MAX ? LG_ACCEPT_BACKOFF_MAX : *pause * 2;
   return 0;
@@ -606,7 +697,7 @@ static int sock_accept(lua_State *L)
 {
   lg_hub *hub = lg_lib_hub(L);
   lg_sock *s = sock_check(L, 1), *c;
-  double deadline, pause = 0.01;
+  double deadline, pause = 0.01, spent = 0;
   if (s->kind != LG_K_SERVER || s->fd < 0) return sock_fail(L, LG_IO_CLOSED);
   deadline = sock_deadline(hub, s);
   lua_settop(L, 1);
@@ -620,7 +711,7 @@ static int sock_accept(lua_State *L)
     err = errno;
     if (err == EINTR || err == ECONNABORTED) continue;
     if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
-      err = accept_backoff(L, hub, &pause, deadline);
+      err = accept_backoff(L, hub, s, &pause, &spent, deadline);
     else if (err == EAGAIN || err == EWOULDBLOCK)
       err = sock_wait(L, hub, s, EV_READ, deadline);
     if (err == LG_IO_RAISE) return lg_greenlet_raise(L);
@@ -860,12 +951,13 @@ static const lg_opt *opt_check(lua_State *L, int idx)
   return NULL;
 }
 
-/* The fd options apply to; a lazy master gets an IPv4 one now. */
+/* The fd options apply to, a lazy master getting an IPv4 one now: 0, or
+** an errno (out of fds) or LG_IO_CLOSED. */
 static int opt_fd(lg_sock *s)
 {
   if (s->fd < 0 && s->kind == LG_K_MASTER && s->family == AF_UNSPEC)
-    sock_open(s, AF_INET);
-  return s->fd;
+    return sock_open(s, AF_INET);
+  return s->fd < 0 ? LG_IO_CLOSED : 0;
 }
 
 /* setoption(s, name [, value]) -> 1 | nil, err */
@@ -873,8 +965,8 @@ static int sock_setoption(lua_State *L)
 {
   lg_sock *s = sock_check(L, 1);
   const lg_opt *o = opt_check(L, 2);
-  int fd = opt_fd(s), v, r;
-  if (fd < 0) return sock_fail(L, LG_IO_CLOSED);
+  int err = opt_fd(s), fd = s->fd, v, r;
+  if (err != 0) return sock_fail(L, err);
   if (o->kind == 'l') {
     struct linger li;
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -899,9 +991,9 @@ static int sock_getoption(lua_State *L)
 {
   lg_sock *s = sock_check(L, 1);
   const lg_opt *o = opt_check(L, 2);
-  int fd = opt_fd(s), v = 0;
+  int err = opt_fd(s), fd = s->fd, v = 0;
   socklen_t len;
-  if (fd < 0) return sock_fail(L, LG_IO_CLOSED);
+  if (err != 0) return sock_fail(L, err);
   if (o->kind == 'l') {
     struct linger li;
     len = sizeof(li);

@@ -54,7 +54,8 @@ function lg.wait_write(fd, timeout)
 end
 
 -- Timeout(seconds [, err]): raises err (default: the Timeout itself) in the
--- running greenthread when it next blocks after seconds, unless cancelled.
+-- running greenthread when it next blocks after seconds, unless cancelled;
+-- it is cancelled when that greenthread ends.
 -- Timeout(nil) never fires.
 local Never = { pending = false }
 function Never.cancel() return false end

@@ -144,15 +144,17 @@ function S.listen(host, port, backlog)
   if not list then return nil, err end
   for i = 1, #list do
     local a = list[i]
-    local s = C.new("tcp", a.family)
-    s:setoption("reuseaddr", true)
-    local ok
-    ok, err = C.bind(s, a.family, a.addr, a.port or port)
-    if ok then
-      ok, err = s:listen(backlog or 128)
-      if ok then return s end
+    local s, ok
+    s, err = C.new("tcp", a.family)	-- nil, err when out of fds
+    if s then
+      ok, err = s:setoption("reuseaddr", true)
+      if ok then ok, err = C.bind(s, a.family, a.addr, a.port or port) end
+      if ok then
+        ok, err = s:listen(backlog or 128)
+        if ok then return s end
+      end
+      s:close()
     end
-    s:close()
   end
   return nil, err
 end
