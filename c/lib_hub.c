@@ -3,7 +3,11 @@
 ** Argument checks only; policy (waiter lists, green threads) is in Lua.
 ** Every function has one upvalue: the lg_hub userdata.
 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lgreen.h"
 #include "lib.h"
@@ -69,7 +73,29 @@ static int hub_schedule_after(lua_State *L)
   return 0;
 }
 
-/* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> true | false (timed out) */
+/* Is fd closed?  libev asserts (aborts) on a closed fd in epoll_ctl, and
+** the kernel drops a closed fd from the epoll set without a word. */
+static int hub_fdclosed(int fd)
+{
+  return fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+}
+
+/* Is fd an epoll instance?  The hub's own is one (a stale fd number may
+** name it now), and libev aborts when epoll_ctl refuses to add it to
+** itself; we cannot tell ours from another cheaply, so refuse them all. */
+static int hub_fdisepoll(int fd)
+{
+  char path[40], link[32];
+  ssize_t n;
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  n = readlink(path, link, sizeof(link) - 1);
+  if (n < 0) return 0;
+  link[n] = '\0';
+  return strcmp(link, "anon_inode:[eventpoll]") == 0;
+}
+
+/* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> true | false (timed out)
+** | nil, "closed" (fd closed while we waited) */
 static int hub_wait_fd(lua_State *L)
 {
   lg_hub *hub = lg_lib_hub(L);
@@ -79,6 +105,9 @@ static int hub_wait_fd(lua_State *L)
   int events = 0, n;
   if (fd < 0 || fd != (lua_Number)(int)fd)
     luaL_argerror(L, 1, "file descriptor expected");
+  if (hub_fdclosed((int)fd)) luaL_argerror(L, 1, "bad file descriptor");
+  if (hub_fdisepoll((int)fd))
+    luaL_argerror(L, 1, "an epoll fd (the hub's own?) cannot be waited on");
   for (; *what; what++) {
     if (*what == 'r') events |= EV_READ;
     else if (*what == 'w') events |= EV_WRITE;
@@ -87,6 +116,13 @@ static int hub_wait_fd(lua_State *L)
   if (events == 0) luaL_argerror(L, 2, "\"r\", \"w\" or \"rw\" expected");
   lua_settop(L, 0);
   n = lg_hub_wait_io(L, hub, (int)fd, events, t);
+  if (n >= 0 && hub_fdclosed((int)fd)) {
+    lg_greenlet_resync(L);		/* rule 2: pushing may raise */
+    lua_settop(L, 0);
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
   return lg_lib_ret(L, n);
 }
 
