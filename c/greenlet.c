@@ -392,13 +392,13 @@ static void lg_greenlet_main(void *arg)
 /* -- Creation ------------------------------------------------------------ */
 
 /* Is the value at idx a greenlet?  A magic word, not a metatable compare:
-** this is on the switch path.  Reading 8 bytes of a shorter userdata stays
-** inside the VM's heap (object headers follow), and only C could forge the
-** word. */
+** this is on the switch path.  The size comes first: a shorter userdata's
+** block ends before the word (and only C could forge the word). */
 lg_greenlet *lg_greenlet_test(lua_State *L, int idx)
 {
   lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, idx);
-  if (g != NULL && lua_type(L, idx) == LUA_TUSERDATA && g->magic == LG_MAGIC)
+  if (g != NULL && lua_type(L, idx) == LUA_TUSERDATA &&
+      lua_rawlen(L, idx) == sizeof(lg_greenlet) && g->magic == LG_MAGIC)
     return g;
   return NULL;
 }

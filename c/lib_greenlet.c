@@ -63,6 +63,8 @@ static int gl_new(lua_State *L)
       luaL_argerror(L, 2, lua_pushfstring(L, "greenlet or options table "
 	"expected, got %s", luaL_typename(L, 2)));
     oidx = 2;
+  } else if (!lua_isnoneornil(L, 3)) {	/* an explicit nil parent: default */
+    oidx = 3;
   }
   if (oidx) {
     luaL_checktype(L, oidx, LUA_TTABLE);
