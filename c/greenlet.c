@@ -278,12 +278,17 @@ static LG_NOINLINE void lg_reap(lua_State *L, lg_vm *vm)
   }
 }
 
-int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
-		       int n, int kind)
+void lg_greenlet_checksafe(lua_State *L, lg_vm *vm)
 {
   if (LG_UNLIKELY(lg_unsafe(L, vm)))
     luaL_error(L, "cannot switch greenlets inside a __gc finalizer or a "
 		  "debug hook");
+}
+
+int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+		       int n, int kind)
+{
+  lg_greenlet_checksafe(L, vm);
   if (LG_UNLIKELY(vm->nzombies > 0)) lg_reap(L, vm);
   return lg_switchto(L, vm, t, tidx, n, kind, 0);
 }

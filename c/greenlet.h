@@ -96,6 +96,11 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
 int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
 		       int n, int kind);
 
+/* Raise unless switching is safe here (not in a __gc finalizer or a debug
+** hook).  Waits call it before they change any state, so that a refused
+** wait leaves nothing behind. */
+void lg_greenlet_checksafe(lua_State *L, lg_vm *vm);
+
 /* As lg_greenlet_switch, but the n values are already on top of t->Lsw (t
 ** suspended) or after the function on t->L (t new): the hub uses it to
 ** resume a greenlet that its waker has already handed values to. */
