@@ -117,6 +117,12 @@ static int gl_throw(lua_State *L)
   return n < 0 ? lg_greenlet_raise(L) : n;
 }
 
+/* greenlet._hook(what [, thread]) (greenlet.lua wraps debug.sethook) */
+static int gl_hook(lua_State *L)
+{
+  return lg_greenlet_hook(L, vmof(L));
+}
+
 /* greenlet._field(g, k): the fields; greenlet.lua's __index looks up the
 ** methods first, in Lua, where LuaJIT can compile it. */
 static int gl_field(lua_State *L)
@@ -234,6 +240,7 @@ static const luaL_Reg gl_funcs[] = {
   { "getcurrent", gl_getcurrent },
   { "stats", gl_stats },
   { "_field", gl_field },
+  { "_hook", gl_hook },
   { NULL, NULL }
 };
 

@@ -14,4 +14,43 @@ if G._metas then
   G._metas = nil
 end
 
+-- debug.sethook puts lgreen's trampoline around the hook at once (see
+-- c/greenlet.c, lg_hooksoff): a switch inside a hook is then refused even
+-- after the hook cleared itself, and switching never resets a count hook.
+-- debug.gethook shows the hook as it was set.
+if G._hook and not G._hooked then
+  G._hooked = true
+  local hook = G._hook
+  local sethook, gethook = debug.sethook, debug.gethook
+  debug.sethook = function(...)
+    sethook(...)
+    if type((...)) == "thread" then hook("wrap", (...)) else hook("wrap") end
+  end
+  debug.gethook = function(...)
+    local co = type((...)) == "thread" and (...) or nil
+    hook("unwrap", co)
+    local h, mask, count = gethook(...)
+    hook("wrap", co)
+    return h, mask, count
+  end
+  -- LuaJIT tells a finalizer by its stopped GC, which collectgarbage
+  -- ("restart", "step", "collect") inside the finalizer would start again
+  -- (for the finalizer's length: LuaJIT restores it after), hiding the
+  -- finalizer from the switch's check.  Keep it stopped there, as 5.4
+  -- does.  (PUC 5.1 probes every switch; 5.4 knows a finalizer outright.)
+  if jit then
+    local cg = collectgarbage
+    local function restop(infin, ...)
+      if infin then cg("stop") end
+      return ...
+    end
+    collectgarbage = function(opt, ...)
+      if opt == "restart" or opt == "step" or opt == "collect" or opt == nil then
+        return restop(hook("infinalizer"), cg(opt, ...))
+      end
+      return cg(opt, ...)
+    end
+  end
+end
+
 return G
