@@ -40,9 +40,8 @@ local M = {}
 -- handler returns, the instruction faults again, forever; and SEGV is the
 -- stack-overflow reporter's (c/stack.c), which would be silenced.
 local REFUSED = {}
-for _, name in ipairs { "KILL", "STOP" } do
-  REFUSED[process.signals[name]] = "SIG" .. name .. " cannot be caught"
-end
+REFUSED[process.signals.KILL] = "SIGKILL and SIGSTOP cannot be caught"
+REFUSED[process.signals.STOP] = REFUSED[process.signals.KILL]
 for _, name in ipairs { "SEGV", "BUS", "FPE", "ILL", "TRAP", "SYS" } do
   local num = process.signals[name]
   if num then

@@ -207,14 +207,8 @@ local function names(sock, method)
 end
 
 -- wrap(sock, params): the TLS object over sock's fd (sock gives it up).
-function M.wrap(sock, params)
-  if type(sock) ~= "table" and type(sock) ~= "userdata" then
-    argerror(1, "wrap", "socket expected, got " .. type(sock))
-  end
-  if type(params) ~= "table" and type(params) ~= "userdata" then
-    argerror(2, "wrap", "table of TLS parameters expected, got " .. type(params))
-  end
-  if type(params) == "table" then check_options(params, WRAP, 2, "wrap") end
+-- (connect calls it with its own params, which may hold a timeout.)
+local function wrap(sock, params)
   local block, total
   if sock.gettimeout then block, total = sock:gettimeout() end
   if block and block < 0 then block = nil end	-- LuaSocket's -1: none
@@ -229,6 +223,18 @@ function M.wrap(sock, params)
   local fd = c:getfd()
   return setmetatable({ conn = c, fd = fd, block = block, total = total,
     peer = peer, sockname = sockname }, Conn)
+end
+
+function M.wrap(sock, params)
+  if type(sock) ~= "table" and type(sock) ~= "userdata" then
+    argerror(1, "wrap", "socket expected, got " .. type(sock))
+  end
+  if type(params) ~= "table" and type(params) ~= "userdata" then
+    argerror(2, "wrap", "table of TLS parameters expected, got " .. type(params))
+  end
+  if type(params) == "table" then check_options(params, WRAP, 2, "wrap") end
+  local c, err = wrap(sock, params)
+  return c, err
 end
 
 -- -- Names in certificates -------------------------------------------------
@@ -271,9 +277,7 @@ local default = {}	-- the context key of connect(host, port) with no params
 
 -- handshake(conn, host, params): SNI, handshake, name check; conn is closed
 -- on failure.  For callers that wrap their own socket (lgreen.http).
-function M.handshake(c, host, params)
-  if type(params) == "table" then check_options(params, WRAP, 3, "handshake") end
-  if host ~= nil then args.check_host(host, 2, "handshake") end
+local function handshake(c, host, params)
   params = params or default
   local name = params.servername or host
   if name and not is_ip(name) then c:sni(name) end
@@ -288,6 +292,13 @@ function M.handshake(c, host, params)
   return c
 end
 
+function M.handshake(c, host, params)
+  if type(params) == "table" then check_options(params, WRAP, 3, "handshake") end
+  if host ~= nil then args.check_host(host, 2, "handshake") end
+  local conn, err = handshake(c, host, params)
+  return conn, err
+end
+
 function M.connect(host, port, params)
   args.check_host(host, 1, "connect")
   params = params and check_options(params, CONNECT, 3, "connect") or default
@@ -296,10 +307,10 @@ function M.connect(host, port, params)
   local sock, err = S.connect(host, port, timeout)
   if not sock then return nil, err end
   local c
-  c, err = M.wrap(sock, params)
+  c, err = wrap(sock, params)
   if not c then sock:close() return nil, err end
   if timeout then c:settimeout(math.max(0, timeout - (now() - t0)), "t") end
-  c, err = M.handshake(c, host, params)
+  c, err = handshake(c, host, params)
   if not c then return nil, err end
   c:settimeout(nil, "t")
   c:settimeout(nil)
