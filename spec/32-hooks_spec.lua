@@ -13,6 +13,13 @@ local function finalized(fn)
   return setmetatable({}, { __gc = fn })
 end
 
+-- LuaJIT calls no hook inside compiled code: the loops below must run in
+-- the interpreter for a count hook to fire at all.
+if jit then
+  setup(function() jit.off() jit.flush() end)
+  teardown(function() jit.on() end)
+end
+
 -- A greenlet that hands control back to its parent each time.
 local function pingpong()
   return greenlet.new(function()

@@ -18,27 +18,37 @@ end
 -- c/greenlet.c, lg_hooksoff): a switch inside a hook is then refused even
 -- after the hook cleared itself, and switching never resets a count hook.
 -- debug.gethook shows the hook as it was set.
-if G._hook and not G._hooked then
-  G._hooked = true
+-- (Each is installed unless ours is in place already: a test runner may
+-- put the originals back between files.)
+if G._hook then
   local hook = G._hook
-  local sethook, gethook = debug.sethook, debug.gethook
-  debug.sethook = function(...)
-    sethook(...)
-    if type((...)) == "thread" then hook("wrap", (...)) else hook("wrap") end
+  local ours = G._ours or setmetatable({}, { __mode = "k" })
+  G._ours = ours
+  if not ours[debug.sethook] then
+    local sethook = debug.sethook
+    debug.sethook = function(...)
+      sethook(...)
+      if type((...)) == "thread" then hook("wrap", (...)) else hook("wrap") end
+    end
+    ours[debug.sethook] = true
   end
-  debug.gethook = function(...)
-    local co = type((...)) == "thread" and (...) or nil
-    hook("unwrap", co)
-    local h, mask, count = gethook(...)
-    hook("wrap", co)
-    return h, mask, count
+  if not ours[debug.gethook] then
+    local gethook = debug.gethook
+    debug.gethook = function(...)
+      local co = type((...)) == "thread" and (...) or nil
+      hook("unwrap", co)
+      local h, mask, count = gethook(...)
+      hook("wrap", co)
+      return h, mask, count
+    end
+    ours[debug.gethook] = true
   end
   -- LuaJIT tells a finalizer by its stopped GC, which collectgarbage
   -- ("restart", "step", "collect") inside the finalizer would start again
   -- (for the finalizer's length: LuaJIT restores it after), hiding the
   -- finalizer from the switch's check.  Keep it stopped there, as 5.4
   -- does.  (PUC 5.1 probes every switch; 5.4 knows a finalizer outright.)
-  if jit then
+  if jit and not ours[collectgarbage] then
     local cg = collectgarbage
     local function restop(infin, ...)
       if infin then cg("stop") end
@@ -50,6 +60,7 @@ if G._hook and not G._hooked then
       end
       return cg(opt, ...)
     end
+    ours[collectgarbage] = true
   end
 end
 
