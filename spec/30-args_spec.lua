@@ -151,10 +151,12 @@ describe("host names with a NUL byte are refused", function()
 
   local evil = "127.0.0.1\0.evil.example"
 
-  it("by connect (it used to dial 127.0.0.1)", function()
+  it("by connect (it used to dial 127.0.0.1) and listen", function()
     assert.matches("bad argument #1 to 'connect' %(host name contains a NUL byte%)",
       raised(S.connect, evil, port))
     assert.matches("host name contains a NUL byte", raised(function() return S.tcp():connect(evil, port) end))
+    assert.matches("bad argument #1 to 'listen' %(host name contains a NUL byte%)",
+      raised(S.listen, evil, 0))
   end)
 
   it("by the resolver", function()

@@ -173,7 +173,7 @@ end
 function M.request(reqt, body)
   local kind = type(reqt)
   if kind ~= "string" and kind ~= "table" then
-    error("bad argument #1 to 'request' (string or table expected, got " .. kind .. ")", 2)
+    args.argerror(1, "request", "string or table expected, got " .. kind)
   end
   local timeout, what = M.TIMEOUT, "http.TIMEOUT"
   if kind == "table" then

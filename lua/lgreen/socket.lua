@@ -136,6 +136,7 @@ end
 -- listen(host, port [, backlog]): a listening server, SO_REUSEADDR set.
 -- host "*" listens on every IPv4 address; "::" on IPv6.
 function S.listen(host, port, backlog)
+  if host ~= nil then check_host(host, 1, "listen") end
   if backlog ~= nil and type(backlog) ~= "number" then
     argerror(3, "listen", "number expected")
   end
