@@ -44,17 +44,7 @@ local lg = {
 -- greenthread until fd is readable (writable); true, or nil, "timeout"
 -- (or "closed": fd was closed while we waited).
 -- Any non-blocking fd works: a LuaSocket socket's getfd(), a pipe...
-local wait_fd = H.wait_fd
-function lg.wait_read(fd, timeout)
-  local ok, err = wait_fd(fd, "r", timeout)
-  if ok then return true end
-  return nil, err or "timeout"
-end
-function lg.wait_write(fd, timeout)
-  local ok, err = wait_fd(fd, "w", timeout)
-  if ok then return true end
-  return nil, err or "timeout"
-end
+lg.wait_read, lg.wait_write = H.wait_read, H.wait_write
 
 -- Timeout(seconds [, err]): raises err (default: the Timeout itself) in the
 -- running greenthread when it next blocks after seconds, unless cancelled.
