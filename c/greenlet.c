@@ -25,8 +25,9 @@
 
 /* -- Context checks ------------------------------------------------------ */
 
-/* Set by the probe; it runs synchronously on one OS thread. */
+/* The probe's state; it runs synchronously on one OS thread. */
 static __thread int lg_probehit __attribute__((tls_model("initial-exec")));
+static __thread int lg_probing __attribute__((tls_model("initial-exec")));
 
 static int lg_noop(lua_State *L)
 {
@@ -81,13 +82,13 @@ static int lg_callhook(lua_State *L)
 
 static void lg_hooktramp(lua_State *L, lua_Debug *ar)
 {
-  lg_vm *vm = lg_vmof(L);
+  lg_vm *vm;
   int st;
-  if (vm == NULL) return;
-  if (vm->probing && ar->event == LUA_HOOKCALL) {
+  if (lg_probing && ar->event == LUA_HOOKCALL) {	/* the probe's call */
     lg_probehit = 1;
     return;
   }
+  if ((vm = lg_vmof(L)) == NULL) return;
   if (vm->userhook == NULL || !(vm->usermask & lg_eventmask(ar->event)))
     return;
   vm->inhook++;		/* pcall: an error in the hook must not leave it set */
@@ -124,16 +125,20 @@ static void lg_unwraphook(lua_State *L, lg_vm *vm)
 /* Are hooks suppressed here (a finalizer or a hook is running)? */
 static LG_NOINLINE int lg_hooksoff(lua_State *L, lg_vm *vm)
 {
-  int wrapped = lg_wraphook(L, vm), nohook = lua_gethook(L) == NULL;
   lua_Hook h = lua_gethook(L);
-  int mask = lua_gethookmask(L), count = lua_gethookcount(L);
-  if (!wrapped) lua_sethook(L, lg_hooktramp, LUA_MASKCALL, 0);
+  int wrapped = h == lg_hooktramp || (h != NULL && lg_wraphook(L, vm));
+  int mask = 0, count = 0;
+  if (!wrapped) {		/* none, or one we cannot wrap: probe's own */
+    mask = lua_gethookmask(L);
+    count = lua_gethookcount(L);
+    lua_sethook(L, lg_hooktramp, LUA_MASKCALL, 0);
+  }
   lg_probehit = 0;
-  vm->probing = 1;
+  lg_probing = 1;
   lg_getr(L, vm, LG_R_NOOP);				/* noop */
   lua_call(L, 0, 0);
-  vm->probing = 0;
-  if (!wrapped) lua_sethook(L, nohook ? NULL : h, mask, count);
+  lg_probing = 0;
+  if (!wrapped) lua_sethook(L, h, mask, count);
   return !lg_probehit;
 }
 

@@ -74,7 +74,6 @@ typedef struct lg_vm {
   lua_Hook userhook;		/* the hook lg_hooktramp stands in for */
   int usermask;			/* the events it asked for */
   int inhook;			/* lg_hooktramp is running it (depth) */
-  unsigned char probing;	/* lg_hooksoff's probe call is under way */
 #if LG_ASAN
   const void *main_lo;		/* main C stack bounds, learnt from ASan */
   size_t main_size;
