@@ -118,6 +118,11 @@ describe("unknown option keys are refused", function()
       raised(http.request, { url = "https://127.0.0.1:1/", timout = 1 }))
     assert.matches("bad argument #1 to 'request' %(timeout: seconds expected, got string%)",
       raised(http.request, { url = "http://127.0.0.1:1/", timeout = "1" }))
+    assert.matches("bad argument #1 to 'tcp' %(unknown option 'cafle'%)",
+      raised(http.tcp, { cafle = "ca.pem" }))
+    -- every TLS key of lgreen.ssl passes (LuaSec's own included)
+    assert.is_function(http.tcp({ verifyext = { "lsec_continue" }, dhparam = nil,
+      curveslist = "P-256", cafile = "x", url = "https://x/" }))
   end)
 
   it("by greenlet.new, also after an explicit nil parent", function()

@@ -47,9 +47,11 @@ local type, pairs, pcall, error, setmetatable, tostring =
 local M = { TIMEOUT = 60 }
 
 -- The TLS fields a request table may carry.
-local TLS = { "verify", "cafile", "capath", "certificate", "key", "password",
-  "protocol", "options", "ciphers", "ciphersuites", "curve", "servername",
-  "checkhost", "alpn", "depth" }
+local TLS = {}
+for k in pairs(tls.OPTIONS) do
+  if k ~= "mode" then TLS[#TLS + 1] = k end	-- a request is a client
+end
+table.sort(TLS)
 
 -- The keys of a request table: socket.http's (the URL's parts included),
 -- timeout, and the TLS fields.  Any other is a typo: refused.
@@ -145,6 +147,8 @@ end
 
 -- tcp(params): like ssl.https.tcp(params), green and verifying.
 function M.tcp(params)
+  -- (LuaSec's https.request hands its whole request table to tcp)
+  if params ~= nil then args.check_options(params, REQUEST, 1, "tcp") end
   return factory(nil, tlsparams(params))
 end
 
