@@ -25,14 +25,9 @@
 
 /* -- Context checks ------------------------------------------------------ */
 
-/* Set by lg_probehook; the probe runs synchronously on one OS thread. */
+/* The probe's state; it runs synchronously on one OS thread. */
 static __thread int lg_probehit __attribute__((tls_model("initial-exec")));
-
-static void lg_probehook(lua_State *L, lua_Debug *ar)
-{
-  (void)L; (void)ar;
-  lg_probehit = 1;
-}
+static __thread int lg_probing __attribute__((tls_model("initial-exec")));
 
 static int lg_noop(lua_State *L)
 {
@@ -40,17 +35,110 @@ static int lg_noop(lua_State *L)
   return 0;
 }
 
-/* Are hooks suppressed here?  They are inside a __gc finalizer and inside a
-** debug hook, on every VM: set a call hook, make a call, see if it ran. */
-static LG_NOINLINE int lg_hooksoff(lua_State *L, lg_vm *vm)
+/* Hooks are suppressed inside a __gc finalizer and inside a debug hook, on
+** every VM: the probe calls a function with a call hook set and sees
+** whether the hook ran.  Setting a hook resets a count hook's counter,
+** though (a sandbox's CPU limit would never fire in code that switches
+** often), and cannot see a hook that cleared itself.  So the first probe
+** that meets a hook puts lg_hooktramp in its place, once: the trampoline
+** runs the hook, counting vm->inhook (a hook is running: exact, even after
+** it cleared itself), and sees the probe's call itself (LUA_MASKCALL is
+** added), so later probes set no hook.  debug.sethook also wraps at once
+** (lgreen.greenlet), and debug.gethook shows the hook as it was set.
+** Limit: one wrapped hook function per VM (PUC hooks are per thread; a
+** thread with another C hook is probed the old way), and its events are
+** filtered with the mask of the thread that was wrapped last. */
+
+static lg_vm *lg_vmof(lua_State *L)
+{
+  lg_vm *vm;
+  lua_getfield(L, LUA_REGISTRYINDEX, "lgreen.vm");	/* vm */
+  vm = (lg_vm *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return vm;
+}
+
+/* The mask bit of a hook event (tail events belong to call or return). */
+static int lg_eventmask(int event)
+{
+  switch (event) {
+  case LUA_HOOKCALL: return LUA_MASKCALL;
+  case LUA_HOOKRET: return LUA_MASKRET;
+  case LUA_HOOKLINE: return LUA_MASKLINE;
+  case LUA_HOOKCOUNT: return LUA_MASKCOUNT;
+  default: return LG_LUA54 ? LUA_MASKCALL : LUA_MASKRET;
+  }
+}
+
+/* Under lua_pcall from lg_hooktramp: the user's hook. */
+static int lg_callhook(lua_State *L)
+{
+  lg_vm *vm = (lg_vm *)lua_touserdata(L, 1);
+  lua_Debug *ar = (lua_Debug *)lua_touserdata(L, 2);
+  lua_settop(L, 0);
+  vm->userhook(L, ar);
+  return 0;
+}
+
+static void lg_hooktramp(lua_State *L, lua_Debug *ar)
+{
+  lg_vm *vm;
+  int st;
+  if (lg_probing && ar->event == LUA_HOOKCALL) {	/* the probe's call */
+    lg_probehit = 1;
+    return;
+  }
+  if ((vm = lg_vmof(L)) == NULL) return;
+  if (vm->userhook == NULL || !(vm->usermask & lg_eventmask(ar->event)))
+    return;
+  vm->inhook++;		/* pcall: an error in the hook must not leave it set */
+  lua_pushcfunction(L, lg_callhook);
+  lua_pushlightuserdata(L, vm);
+  lua_pushlightuserdata(L, ar);
+  st = lua_pcall(L, 2, 0, 0);
+  vm->inhook--;
+  if (st != 0) lua_error(L);
+}
+
+/* Put the trampoline in place of L's hook.  0 if L has a C hook other
+** than the one already wrapped (it stays; probes set hooks then). */
+static int lg_wraphook(lua_State *L, lg_vm *vm)
 {
   lua_Hook h = lua_gethook(L);
   int mask = lua_gethookmask(L), count = lua_gethookcount(L);
+  if (h == lg_hooktramp) return 1;
+  if (h == NULL) return 0;
+  if (vm->userhook != NULL && vm->userhook != h) return 0;
+  vm->userhook = h;
+  vm->usermask = mask;
+  lua_sethook(L, lg_hooktramp, mask | LUA_MASKCALL, count);
+  return 1;
+}
+
+/* Put the user's hook back in place of the trampoline (for debug.gethook). */
+static void lg_unwraphook(lua_State *L, lg_vm *vm)
+{
+  if (lua_gethook(L) == lg_hooktramp)
+    lua_sethook(L, vm->userhook, vm->usermask, lua_gethookcount(L));
+}
+
+/* Are hooks suppressed here (a finalizer or a hook is running)? */
+static LG_NOINLINE int lg_hooksoff(lua_State *L, lg_vm *vm)
+{
+  lua_Hook h = lua_gethook(L);
+  int wrapped = h == lg_hooktramp || (h != NULL && lg_wraphook(L, vm));
+  int mask = 0, count = 0;
+  if (!wrapped) {		/* none, or one we cannot wrap: probe's own */
+    mask = lua_gethookmask(L);
+    count = lua_gethookcount(L);
+    lua_sethook(L, lg_hooktramp, LUA_MASKCALL, 0);
+  }
   lg_probehit = 0;
-  lua_sethook(L, lg_probehook, LUA_MASKCALL, 0);
+  lg_probing = 1;
   lg_getr(L, vm, LG_R_NOOP);				/* noop */
   lua_call(L, 0, 0);
-  lua_sethook(L, h, mask, count);
+  lg_probing = 0;
+  if (!wrapped) lua_sethook(L, h, mask, count);
   return !lg_probehit;
 }
 
@@ -58,10 +146,13 @@ static LG_NOINLINE int lg_hooksoff(lua_State *L, lg_vm *vm)
 ** hooks of the whole VM stopped while other greenlets run (DESIGN rule 1).
 ** The common case costs one lua_gc call: 1 means the GC runs and we are
 ** not in a finalizer (LuaJIT stops it there); 5.4 answers -1 only inside
-** one.  PUC 5.1 cannot say, so it always probes. */
+** one.  PUC 5.1 cannot say, so it always probes; so does a VM with a hook
+** set (cheap once the hook is wrapped: no lua_sethook). */
 static inline int lg_unsafe(lua_State *L, lg_vm *vm)
 {
-  int r = lua_gc(L, LUA_GCISRUNNING, 0);
+  int r;
+  if (vm->inhook > 0) return 1;
+  r = lua_gc(L, LUA_GCISRUNNING, 0);
 #if LG_LUA54
   if (r < 0) return 1;
   if (lua_gethook(L) == NULL) return 0;
@@ -69,6 +160,25 @@ static inline int lg_unsafe(lua_State *L, lg_vm *vm)
   if (r == 1 && lua_gethook(L) == NULL) return 0;
 #endif
   return lg_hooksoff(L, vm);
+}
+
+/* greenlet._hook(what [, thread]): "wrap" puts the trampoline around the
+** thread's hook (debug.sethook calls it), "unwrap" takes it off (for
+** debug.gethook, which wraps again after); "infinalizer" -> boolean. */
+int lg_greenlet_hook(lua_State *L, lg_vm *vm)
+{
+  const char *what = luaL_checkstring(L, 1);
+  lua_State *T = lua_isthread(L, 2) ? lua_tothread(L, 2) : L;
+  if (strcmp(what, "wrap") == 0) lg_wraphook(T, vm);
+  else if (strcmp(what, "unwrap") == 0) lg_unwraphook(T, vm);
+  else if (strcmp(what, "infinalizer") == 0) {
+    /* no hook of ours running, the GC stopped, hooks off: a finalizer */
+    lua_pushboolean(L, vm->inhook == 0 && lua_gc(L, LUA_GCISRUNNING, 0) == 0 &&
+			lg_hooksoff(L, vm));
+    return 1;
+  }
+  else luaL_argerror(L, 1, "\"wrap\", \"unwrap\" or \"infinalizer\" expected");
+  return 0;
 }
 
 /* -- Switching ----------------------------------------------------------- */
@@ -278,12 +388,17 @@ static LG_NOINLINE void lg_reap(lua_State *L, lg_vm *vm)
   }
 }
 
-int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
-		       int n, int kind)
+void lg_greenlet_checksafe(lua_State *L, lg_vm *vm)
 {
   if (LG_UNLIKELY(lg_unsafe(L, vm)))
     luaL_error(L, "cannot switch greenlets inside a __gc finalizer or a "
 		  "debug hook");
+}
+
+int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+		       int n, int kind)
+{
+  lg_greenlet_checksafe(L, vm);
   if (LG_UNLIKELY(vm->nzombies > 0)) lg_reap(L, vm);
   return lg_switchto(L, vm, t, tidx, n, kind, 0);
 }
@@ -393,13 +508,13 @@ static void lg_greenlet_main(void *arg)
 /* -- Creation ------------------------------------------------------------ */
 
 /* Is the value at idx a greenlet?  A magic word, not a metatable compare:
-** this is on the switch path.  Reading 8 bytes of a shorter userdata stays
-** inside the VM's heap (object headers follow), and only C could forge the
-** word. */
+** this is on the switch path.  The size comes first: a shorter userdata's
+** block ends before the word (and only C could forge the word). */
 lg_greenlet *lg_greenlet_test(lua_State *L, int idx)
 {
   lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, idx);
-  if (g != NULL && lua_type(L, idx) == LUA_TUSERDATA && g->magic == LG_MAGIC)
+  if (g != NULL && lua_type(L, idx) == LUA_TUSERDATA &&
+      lua_rawlen(L, idx) == sizeof(lg_greenlet) && g->magic == LG_MAGIC)
     return g;
   return NULL;
 }

@@ -75,6 +75,9 @@ typedef struct lg_vm {
   unsigned char closed;		/* lua_close ran our __gc: stacks are gone */
   lg_stackpool pool;		/* stacks of this VM */
   lg_stack released;		/* stack of a greenlet that just died */
+  lua_Hook userhook;		/* the hook lg_hooktramp stands in for */
+  int usermask;			/* the events it asked for */
+  int inhook;			/* lg_hooktramp is running it (depth) */
 #if LG_ASAN
   const void *main_lo;		/* main C stack bounds, learnt from ASan */
   size_t main_size;
@@ -99,6 +102,14 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
 ** the top of L is an error to raise with lg_greenlet_raise. */
 int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
 		       int n, int kind);
+
+/* Raise unless switching is safe here (not in a __gc finalizer or a debug
+** hook).  Waits call it before they change any state, so that a refused
+** wait leaves nothing behind. */
+void lg_greenlet_checksafe(lua_State *L, lg_vm *vm);
+
+/* greenlet._hook(what [, thread]): wrap or unwrap a thread's debug hook. */
+int lg_greenlet_hook(lua_State *L, lg_vm *vm);
 
 /* As lg_greenlet_switch, but the n values are already on top of t->Lsw (t
 ** suspended) or after the function on t->L (t new): the hub uses it to

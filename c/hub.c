@@ -410,6 +410,7 @@ int lg_hub_park(lua_State *L, lg_hub *hub, double timeout)
 {
   lg_greenlet *self = hub->vm->current;
   lg_hubnode *n = hub_node(self);
+  lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
   if (self == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
   if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
     hub_timeout_consume(L, hub, n);			/* err */
@@ -535,6 +536,7 @@ void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 ** -1 with an error on top when a Timeout is due already. */
 static int hub_waitprep(lua_State *L, lg_hub *hub, lg_hubnode *n, double timeout)
 {
+  lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
   if (n->g == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
   if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
     hub_timeout_consume(L, hub, n);			/* err */
@@ -593,6 +595,7 @@ int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds)
   lg_greenlet *self = hub->vm->current;
   lg_hubnode *n = hub_node(self);
   int r;
+  lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
   if (seconds > 0) {
     r = lg_hub_park(L, hub, seconds);
   } else {			/* to the back of the ready queue */
@@ -620,6 +623,7 @@ static int hub_mainwait(lua_State *L, lg_hub *hub, unsigned char *flag,
   int r;
   if (hub->vm->current != hub->vm->main)
     luaL_error(L, "%s() must be called from the main greenlet", what);
+  lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
   *flag = 1;
   hub_node(hub->vm->main)->state = LG_HN_PARKED;
   r = hub_switchto(L, hub);

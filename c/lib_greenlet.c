@@ -63,6 +63,8 @@ static int gl_new(lua_State *L)
       luaL_argerror(L, 2, lua_pushfstring(L, "greenlet or options table "
 	"expected, got %s", luaL_typename(L, 2)));
     oidx = 2;
+  } else if (!lua_isnoneornil(L, 3)) {	/* an explicit nil parent: default */
+    oidx = 3;
   }
   if (oidx) {
     luaL_checktype(L, oidx, LUA_TTABLE);
@@ -113,6 +115,12 @@ static int gl_throw(lua_State *L)
   }
   n = lg_greenlet_switch(L, vm, g, 1, 1, LG_XERROR);
   return n < 0 ? lg_greenlet_raise(L) : n;
+}
+
+/* greenlet._hook(what [, thread]) (greenlet.lua wraps debug.sethook) */
+static int gl_hook(lua_State *L)
+{
+  return lg_greenlet_hook(L, vmof(L));
 }
 
 /* greenlet._field(g, k): the fields; greenlet.lua's __index looks up the
@@ -232,6 +240,7 @@ static const luaL_Reg gl_funcs[] = {
   { "getcurrent", gl_getcurrent },
   { "stats", gl_stats },
   { "_field", gl_field },
+  { "_hook", gl_hook },
   { NULL, NULL }
 };
 

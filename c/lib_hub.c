@@ -3,7 +3,11 @@
 ** Argument checks only; policy (waiter lists, green threads) is in Lua.
 ** Every function has one upvalue: the lg_hub userdata.
 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lgreen.h"
 #include "lib.h"
@@ -69,25 +73,99 @@ static int hub_schedule_after(lua_State *L)
   return 0;
 }
 
-/* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> true | false (timed out) */
+/* Is fd closed?  libev asserts (aborts) on a closed fd in epoll_ctl, and
+** the kernel drops a closed fd from the epoll set without a word. */
+static int hub_fdclosed(int fd)
+{
+  return fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+}
+
+/* Is fd an epoll instance?  The hub's own is one (a stale fd number may
+** name it now), and libev aborts when epoll_ctl refuses to add it to
+** itself; we cannot tell ours from another cheaply, so refuse them all. */
+static int hub_fdisepoll(int fd)
+{
+  char path[40], link[32];
+  ssize_t n;
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  n = readlink(path, link, sizeof(link) - 1);
+  if (n < 0) return 0;
+  link[n] = '\0';
+  return strcmp(link, "anon_inode:[eventpoll]") == 0;
+}
+
+/* The fd at index 1, checked: libev must never see a bad one. */
+static int hub_checkfd(lua_State *L)
+{
+  lua_Number fd = luaL_checknumber(L, 1);
+  if (fd < 0 || fd != (lua_Number)(int)fd)
+    luaL_argerror(L, 1, "file descriptor expected");
+  if (hub_fdclosed((int)fd)) luaL_argerror(L, 1, "bad file descriptor");
+  if (hub_fdisepoll((int)fd))
+    luaL_argerror(L, 1, "an epoll fd (the hub's own?) cannot be waited on");
+  return (int)fd;
+}
+
+/* Park until fd is ready for events.  tokens: return true | nil,
+** "timeout" (wait_read, wait_write) rather than true | false (wait_fd);
+** either way nil, "closed" when fd was closed while we waited. */
+static int hub_fdwait(lua_State *L, lg_hub *hub, int fd, int events, double t,
+		      int tokens)
+{
+  int n, ready;
+  lua_settop(L, 0);
+  n = lg_hub_wait_io(L, hub, fd, events, t);
+  if (n < 0) return lg_greenlet_raise(L);
+  ready = lua_toboolean(L, -n);
+  lg_greenlet_resync(L);		/* rule 2: pushing may raise */
+  lua_settop(L, 0);
+  if (hub_fdclosed(fd)) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+  }
+  if (ready || !tokens) {
+    lua_pushboolean(L, ready);
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_pushliteral(L, "timeout");
+  return 2;
+}
+
+/* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> true | false (timed out)
+** | nil, "closed" (fd closed while we waited) */
 static int hub_wait_fd(lua_State *L)
 {
   lg_hub *hub = lg_lib_hub(L);
-  lua_Number fd = luaL_checknumber(L, 1);
+  int fd = hub_checkfd(L);
   const char *what = luaL_checkstring(L, 2);
   double t = lg_lib_optseconds(L, 3);
-  int events = 0, n;
-  if (fd < 0 || fd != (lua_Number)(int)fd)
-    luaL_argerror(L, 1, "file descriptor expected");
+  int events = 0;
   for (; *what; what++) {
     if (*what == 'r') events |= EV_READ;
     else if (*what == 'w') events |= EV_WRITE;
     else luaL_argerror(L, 2, "\"r\", \"w\" or \"rw\" expected");
   }
   if (events == 0) luaL_argerror(L, 2, "\"r\", \"w\" or \"rw\" expected");
-  lua_settop(L, 0);
-  n = lg_hub_wait_io(L, hub, (int)fd, events, t);
-  return lg_lib_ret(L, n);
+  return hub_fdwait(L, hub, fd, events, t, 0);
+}
+
+/* wait_read(fd [, timeout]), wait_write(fd [, timeout]) -> true | nil,
+** "timeout" | nil, "closed": lg.wait_read and lg.wait_write themselves, so
+** an argument error names them and blames their caller. */
+static int hub_wait_read(lua_State *L)
+{
+  lg_hub *hub = lg_lib_hub(L);
+  int fd = hub_checkfd(L);
+  return hub_fdwait(L, hub, fd, EV_READ, lg_lib_optseconds(L, 2), 1);
+}
+
+static int hub_wait_write(lua_State *L)
+{
+  lg_hub *hub = lg_lib_hub(L);
+  int fd = hub_checkfd(L);
+  return hub_fdwait(L, hub, fd, EV_WRITE, lg_lib_optseconds(L, 2), 1);
 }
 
 /* sleep([seconds]): 0 or none yields to every greenlet ready now */
@@ -235,7 +313,8 @@ static const luaL_Reg hub_funcs[] = {
   { "park", hub_park }, { "wake", hub_wake }, { "throw", hub_throw },
   { "schedule", hub_schedule }, { "schedule_after", hub_schedule_after },
   { "sleep", hub_sleep }, { "run", hub_run }, { "step", hub_step },
-  { "wait_fd", hub_wait_fd },
+  { "wait_fd", hub_wait_fd }, { "wait_read", hub_wait_read },
+  { "wait_write", hub_wait_write },
   { "now", hub_now }, { "greenlet", hub_greenlet }, { "site", hub_site },
   { "stats", hub_stats }, { "timeout", hub_timeout },
   { "backend_fd", hub_backend_fd }, { "next_timeout", hub_next_timeout },

@@ -162,6 +162,7 @@ static int sock_wait(lua_State *L, lg_hub *hub, lg_sock *s, int events,
   if (*slot != NULL)
     return luaL_error(L, "socket is already %s by another greenthread",
 		      events == EV_READ ? "being read" : "being written");
+  lg_greenlet_checksafe(L, hub->vm);	/* refused: leave *slot alone */
   if (s->iofd != s->fd) {		/* a new fd: (re)set both watchers */
     ev_io_init(&s->rio, lg_hub_io_cb, s->fd, EV_READ);
     ev_io_init(&s->wio, lg_hub_io_cb, s->fd, EV_WRITE);

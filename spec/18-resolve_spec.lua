@@ -133,7 +133,7 @@ describe("getaddrinfo", function()
 		   msg(R.getaddrinfo, "localhost", 80, { family = "ipx" }))
     assert.matches("bad argument #3 to 'getaddrinfo' %(socktype must be",
 		   msg(R.getaddrinfo, "localhost", 80, { socktype = "raw" }))
-    assert.equal("bad argument #3 to 'getaddrinfo' (timeout must be a number >= 0)",
+    assert.equal("bad argument #3 to 'getaddrinfo' (opts.timeout: seconds expected, got -1)",
 		 msg(R.getaddrinfo, "localhost", 80, { timeout = -1 }))
     assert.equal("bad argument #1 to 'toip' (string expected, got nil)", msg(R.toip))
     assert.equal("bad argument #1 to 'tohostname' (string expected, got boolean)",

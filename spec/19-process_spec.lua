@@ -176,7 +176,7 @@ describe("process", function()
     assert.has_error(function() process.spawn({ "ls" }, { env = { 1 } }) end,
       "bad argument #2 to 'spawn' (opts.env: keys must be variable names)")
     assert.has_error(function() process.run({ "ls" }, { timeout = "x" }) end,
-      "bad argument #2 to 'run' (opts.timeout: seconds expected)")
+      "bad argument #2 to 'run' (opts.timeout: seconds expected, got string)")
     assert.has_error(function() process.spawn({ "ls" }, { shell = true }) end)
     local p = assert(process.spawn({ "true" }))
     assert.has_error(function() p:kill("SIGNOPE") end, "bad argument #1 to 'kill' (unknown signal 'SIGNOPE')")

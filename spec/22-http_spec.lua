@@ -117,7 +117,7 @@ describe("lgreen.http.request", function()
     assert.has_error(function() http.request(42) end,
       "bad argument #1 to 'request' (string or table expected, got number)")
     assert.has_error(function() http.request { url = "http://x/", timeout = "soon" } end,
-      "bad argument #1 to 'request' (timeout must be a number >= 0, got soon)")
+      "bad argument #1 to 'request' (timeout: seconds expected, got string)")
   end)
 end)
 

@@ -13,7 +13,7 @@ fail=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 CORE="spec/01-greenlet_spec.lua spec/02-anywhere_spec.lua spec/03-jit_spec.lua spec/04-memory_spec.lua"
-HUB="spec/10-hub_spec.lua spec/11-greenthread_spec.lua spec/12-sync_spec.lua spec/13-queue_spec.lua spec/14-pool_spec.lua spec/15-timeout_spec.lua spec/16-io_spec.lua spec/17-socket_spec.lua spec/19-process_spec.lua spec/20-signal_spec.lua"
+HUB="spec/10-hub_spec.lua spec/11-greenthread_spec.lua spec/12-sync_spec.lua spec/13-queue_spec.lua spec/14-pool_spec.lua spec/15-timeout_spec.lua spec/16-io_spec.lua spec/17-socket_spec.lua spec/19-process_spec.lua spec/20-signal_spec.lua spec/31-finalizer_spec.lua"
 # (the resolver's LD_PRELOAD subprocesses do not mix with ASan's preload)
 IO="spec/18-resolve_spec.lua --exclude-tags=subprocess"
 

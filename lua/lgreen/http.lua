@@ -38,6 +38,7 @@ local http = require "socket.http"
 local lg = require "lgreen"
 local S = require "lgreen.socket"
 local tls = require "lgreen.ssl"
+local args = require "lgreen.args"
 
 local getcurrent, now = lg.getcurrent, lg.now
 local type, pairs, pcall, error, setmetatable, tostring =
@@ -46,9 +47,19 @@ local type, pairs, pcall, error, setmetatable, tostring =
 local M = { TIMEOUT = 60 }
 
 -- The TLS fields a request table may carry.
-local TLS = { "verify", "cafile", "capath", "certificate", "key", "password",
-  "protocol", "options", "ciphers", "ciphersuites", "curve", "servername",
-  "checkhost", "alpn", "depth" }
+local TLS = {}
+for k in pairs(tls.OPTIONS) do
+  if k ~= "mode" then TLS[#TLS + 1] = k end	-- a request is a client
+end
+table.sort(TLS)
+
+-- The keys of a request table: socket.http's (the URL's parts included),
+-- timeout, and the TLS fields.  Any other is a typo: refused.
+local REQUEST = args.set { "url", "sink", "method", "headers", "source",
+  "step", "proxy", "redirect", "maxredirects", "nredirects", "create",
+  "target", "uri", "scheme", "authority", "userinfo", "user", "host", "port",
+  "path", "params", "query", "fragment", "timeout" }
+for i = 1, #TLS do REQUEST[TLS[i]] = true end
 
 -- -- A connection for socket.http ------------------------------------------
 --
@@ -136,6 +147,8 @@ end
 
 -- tcp(params): like ssl.https.tcp(params), green and verifying.
 function M.tcp(params)
+  -- (LuaSec's https.request hands its whole request table to tcp)
+  if params ~= nil then args.check_options(params, REQUEST, 1, "tcp") end
   return factory(nil, tlsparams(params))
 end
 
@@ -164,14 +177,21 @@ end
 function M.request(reqt, body)
   local kind = type(reqt)
   if kind ~= "string" and kind ~= "table" then
-    error("bad argument #1 to 'request' (string or table expected, got " .. kind .. ")", 2)
+    args.argerror(1, "request", "string or table expected, got " .. kind)
   end
-  local timeout = M.TIMEOUT
-  if kind == "table" and reqt.timeout ~= nil then timeout = reqt.timeout end
-  if type(timeout) ~= "number" or timeout < 0 then
-    error("bad argument #1 to 'request' (timeout must be a number >= 0, got "
-      .. tostring(timeout) .. ")", 2)
+  local timeout, what = M.TIMEOUT, "http.TIMEOUT"
+  if kind == "table" then
+    args.check_options(reqt, REQUEST, 1, "request")
+    if reqt.timeout ~= nil then timeout, what = reqt.timeout, "timeout" end
   end
+  if timeout == nil then args.argerror(1, "request", what .. ": seconds expected, got nil") end
+  args.check_seconds(timeout, 1, "request", what)
+  -- C cuts a host name at a NUL: the request would reach another host
+  local url = kind == "string" and reqt or reqt.url
+  if type(url) == "string" and url:find("\0", 1, true) then
+    args.argerror(1, "request", "URL contains a NUL byte")
+  end
+  if kind == "table" and reqt.host ~= nil then args.check_host(reqt.host, 1, "request") end
   local r = { deadline = now() + timeout, tls = tlsparams(kind == "table" and reqt or nil) }
   local g = getcurrent()
   local prev = active[g]

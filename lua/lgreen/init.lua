@@ -41,17 +41,10 @@ local lg = {
 }
 
 -- wait_read(fd [, timeout]), wait_write(fd [, timeout]): park this
--- greenthread until fd is readable (writable); true, or nil, "timeout".
+-- greenthread until fd is readable (writable); true, or nil, "timeout"
+-- (or "closed": fd was closed while we waited).
 -- Any non-blocking fd works: a LuaSocket socket's getfd(), a pipe...
-local wait_fd = H.wait_fd
-function lg.wait_read(fd, timeout)
-  if wait_fd(fd, "r", timeout) then return true end
-  return nil, "timeout"
-end
-function lg.wait_write(fd, timeout)
-  if wait_fd(fd, "w", timeout) then return true end
-  return nil, "timeout"
-end
+lg.wait_read, lg.wait_write = H.wait_read, H.wait_write
 
 -- Timeout(seconds [, err]): raises err (default: the Timeout itself) in the
 -- running greenthread when it next blocks after seconds, unless cancelled;

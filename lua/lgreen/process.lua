@@ -11,6 +11,7 @@
 --   local out, err, code, how = lg.process.run({ "ls", "-l" }, { timeout = 5 })
 local core = require "lgreen.core"
 local gthread = require "lgreen.greenthread"
+local argcheck = require "lgreen.args"
 
 local C = core.process
 local signals = C.signals
@@ -21,9 +22,12 @@ local sort = table.sort
 
 local M = {}
 
-local function argerror(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
-end
+local argerror = argcheck.argerror
+-- The options of spawn (and process()); run adds input and timeout.
+local SPAWN = argcheck.set { "shell", "env", "cwd", "stdin", "stdout", "stderr",
+  "pidfd" }
+local RUN = argcheck.set { "shell", "env", "cwd", "stdin", "stdout", "stderr",
+  "pidfd", "input", "timeout" }
 -- plan's errors blame the caller of the public function: plan <- new <- it
 local PL = 4
 
@@ -58,8 +62,7 @@ end
 
 -- The argv and options for core.process.spawn, checked.
 local function plan(argv, opts, fname)
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then argerror(2, fname, "table expected, got " .. type(opts), PL) end
+  opts = argcheck.check_options(opts, SPAWN, 2, fname, PL)
   local args
   if opts.shell then
     if type(argv) ~= "string" then
@@ -170,9 +173,7 @@ end
 -- wait([timeout]) -> code, "exit" | signo, "signal" | nil, "timeout".
 -- Parks only this greenthread; waiting again returns the same.
 function Process:wait(timeout)
-  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
-    argerror(1, "wait", "seconds expected")
-  end
+  argcheck.check_seconds(timeout, 1, "wait")
   if self.how then return self.code, self.how end
   local code, how, name = C.wait(self.child, timeout)
   if code == nil then return nil, how, name end
@@ -238,15 +239,10 @@ end
 -- written to stdin then closed.  opts.timeout (seconds) bounds the whole
 -- run: the child is killed with SIGKILL and run returns nil, "timeout".
 function M.run(argv, opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    argerror(2, "run", "table expected, got " .. type(opts))
-  end
-  opts = opts or {}
+  opts = argcheck.check_options(opts, RUN, 2, "run")
   local input, timeout = opts.input, opts.timeout
   if input ~= nil and type(input) ~= "string" then argerror(2, "run", "opts.input: string expected") end
-  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout >= 0)) then
-    argerror(2, "run", "opts.timeout: seconds expected")
-  end
+  argcheck.check_seconds(timeout, 2, "run", "opts.timeout")
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o.input, o.timeout = nil, nil

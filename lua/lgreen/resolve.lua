@@ -3,10 +3,12 @@
 -- a few OS threads per hub (c/resolve.c); numeric addresses never leave
 -- the caller.  Results and errors follow LuaSocket's socket.dns.
 local core = require "lgreen.core"
+local args = require "lgreen.args"
 
 local R = core.resolve
-local error, tostring, type = error, tostring, type
+local tostring, type = tostring, type
 local floor, format = math.floor, string.format
+local argerror, check_host = args.argerror, args.check_host
 
 local M = {
   timeout = 30,		-- seconds a lookup may take unless opts.timeout says
@@ -15,23 +17,19 @@ local M = {
   stats = R.stats,	-- stats() -> { threads, idle, queued, jobs, waiting }
 }
 
--- "bad argument #n to 'fname' (msg)", raised at the caller of the API.
-local function argerror(n, fname, msg)
-  error(format("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
-end
-
 local function typename(expected, v)
   return expected .. " expected, got " .. type(v)
 end
 
 local FAMILY = { inet = "inet", inet6 = "inet6", any = "any" }
 local SOCKTYPE = { stream = "stream", dgram = "dgram" }
+local OPTIONS = args.set { "family", "socktype", "passive", "timeout" }
 
--- Seconds from a timeout argument or field: the default for nil, nil for
--- math.huge (no timeout); false if t is no such number.
-local function seconds(t)
+-- Seconds from timeout argument n (or field what) of fname: the default
+-- for nil, nil for math.huge (no timeout).
+local function seconds(t, n, fname, what)
   if t == nil then return M.timeout end
-  if type(t) ~= "number" or not (t >= 0) then return false end
+  args.check_seconds(t, n, fname, what, 3)
   return t < 1e9 and t or nil
 end
 
@@ -42,15 +40,10 @@ end
 -- "host not found", or the resolver's message.
 function M.getaddrinfo(host, port, opts)
   local fname = "getaddrinfo"
-  if opts ~= nil and type(opts) ~= "table" then
-    argerror(3, fname, typename("table", opts))
-  end
-  opts = opts or {}
+  opts = args.check_options(opts, OPTIONS, 3, fname)
   local passive = opts.passive and true or false
   if host == "*" and passive then host = nil end
-  if host ~= nil and type(host) ~= "string" or host == nil and not passive then
-    argerror(1, fname, typename("string", host))
-  end
+  if host ~= nil or not passive then check_host(host, 1, fname) end
   if type(port) == "number" then
     if port < 0 or port > 65535 or port ~= floor(port) then
       argerror(2, fname, "port must be an integer from 0 to 65535")
@@ -67,17 +60,15 @@ function M.getaddrinfo(host, port, opts)
   if socktype ~= nil and not SOCKTYPE[socktype] then
     argerror(3, fname, "socktype must be \"stream\" or \"dgram\", got " .. tostring(socktype))
   end
-  local t = seconds(opts.timeout)
-  if t == false then argerror(3, fname, "timeout must be a number >= 0") end
+  local t = seconds(opts.timeout, 3, fname, "opts.timeout")
   return R.getaddrinfo(host, port, family, socktype, passive, t)
 end
 
 -- toip(name [, timeout]) -> ip, { name, alias = {}, ip = { ... } } | nil, err
 -- as LuaSocket's socket.dns.toip: IPv4 only.
 function M.toip(name, timeout)
-  if type(name) ~= "string" then argerror(1, "toip", typename("string", name)) end
-  local t = seconds(timeout)
-  if t == false then argerror(2, "toip", typename("number", timeout)) end
+  check_host(name, 1, "toip")
+  local t = seconds(timeout, 2, "toip")
   local list, canon = R.getaddrinfo(name, nil, "inet", "stream", false, t, true)
   if not list then return nil, canon end
   local ip = {}
@@ -89,11 +80,8 @@ end
 -- | nil, err, as LuaSocket's socket.dns.tohostname: a name is resolved
 -- first, then the address is looked up in reverse.
 function M.tohostname(addr, timeout)
-  if type(addr) ~= "string" then
-    argerror(1, "tohostname", typename("string", addr))
-  end
-  local t = seconds(timeout)
-  if t == false then argerror(2, "tohostname", typename("number", timeout)) end
+  check_host(addr, 1, "tohostname")
+  local t = seconds(timeout, 2, "tohostname")
   local ip = addr
   if not R.numeric(addr) then
     local err

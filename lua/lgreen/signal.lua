@@ -26,13 +26,28 @@
 local core = require "lgreen.core"
 local gthread = require "lgreen.greenthread"
 local process = require "lgreen.process"
+local args = require "lgreen.args"
 
 local C = core.process
 local spawn_n = gthread.spawn_n
 local signum = process.signum
-local error, type, getmetatable, setmetatable = error, type, getmetatable, setmetatable
+local type, getmetatable, setmetatable, ipairs = type, getmetatable, setmetatable, ipairs
 
 local M = {}
+
+-- Signals a handler must not take.  KILL and STOP cannot be caught.  The
+-- synchronous ones are raised by the faulting instruction itself: a libev
+-- handler returns, the instruction faults again, forever; and SEGV is the
+-- stack-overflow reporter's (c/stack.c), which would be silenced.
+local REFUSED = {}
+REFUSED[process.signals.KILL] = "SIGKILL and SIGSTOP cannot be caught"
+REFUSED[process.signals.STOP] = REFUSED[process.signals.KILL]
+for _, name in ipairs { "SEGV", "BUS", "FPE", "ILL", "TRAP", "SYS" } do
+  local num = process.signals[name]
+  if num then
+    REFUSED[num] = "SIG" .. name .. " is synchronous (raised by a faulting instruction): it cannot be handled in a greenthread"
+  end
+end
 
 -- signum -> { ud = core watcher, handlers = { Handle... } }: one libev
 -- watcher per signal in this VM, however many handlers.
@@ -60,11 +75,9 @@ end
 -- signal(sig, handler) -> Handle.  sig: a number, "SIGTERM" or "TERM".
 function M.signal(sig, handler)
   local num = signum(sig, 1, "signal")
-  if num == process.signals.KILL or num == process.signals.STOP then
-    error("bad argument #1 to 'signal' (SIGKILL and SIGSTOP cannot be caught)", 2)
-  end
+  if REFUSED[num] then args.argerror(1, "signal", REFUSED[num]) end
   if not callable(handler) then
-    error(("bad argument #2 to 'signal' (function expected, got %s)"):format(type(handler)), 2)
+    args.argerror(2, "signal", "function expected, got " .. type(handler))
   end
   local w = watching[num]
   if w == nil then

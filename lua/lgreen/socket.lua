@@ -15,6 +15,7 @@
 local core = require "lgreen.core"
 local pool = require "lgreen.pool"
 local resolve = require "lgreen.resolve"
+local args = require "lgreen.args"
 
 local C = core.socket
 local error, type, tostring, select = error, type, tostring, select
@@ -32,9 +33,7 @@ for _, k in ipairs { "receive", "send", "accept", "listen", "close",
   methods[k] = C[k]
 end
 
-local function argerror(n, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
-end
+local argerror, check_host = args.argerror, args.check_host
 
 -- The addresses to try for host (numeric ones skip the resolver).
 local function addresses(host, port, family, socktype, passive)
@@ -58,7 +57,7 @@ end
 local function each_address(op, sock, fname, host, port)
   local _, proto, family = C.kind(sock)
   if family ~= "unix" then
-    if type(host) ~= "string" then argerror(1, fname, "string expected, got " .. type(host)) end
+    check_host(host, 1, fname)
     port = tonumber(port)
     if not port then argerror(2, fname, "number expected") end
   elseif type(host) ~= "string" then
@@ -97,7 +96,7 @@ function methods:setsockname(host, port)
 end
 
 function methods:sendto(data, ip, port)
-  local fam = type(ip) == "string" and resolve.numeric(ip)
+  local fam = type(ip) == "string" and not ip:find("\0", 1, true) and resolve.numeric(ip)
   if not fam then argerror(2, "sendto", "numeric IP address expected") end
   return C.sendto(self, data, fam, ip, port)
 end
@@ -137,6 +136,7 @@ end
 -- listen(host, port [, backlog]): a listening server, SO_REUSEADDR set.
 -- host "*" listens on every IPv4 address; "::" on IPv6.
 function S.listen(host, port, backlog)
+  if host ~= nil then check_host(host, 1, "listen") end
   if backlog ~= nil and type(backlog) ~= "number" then
     argerror(3, "listen", "number expected")
   end

@@ -35,12 +35,26 @@ local ssl = require "ssl"
 local lg = require "lgreen"
 local S = require "lgreen.socket"
 local resolve = require "lgreen.resolve"
+local args = require "lgreen.args"
 
 local wait_read, wait_write, now = lg.wait_read, lg.wait_write, lg.now
 local type, pairs, ipairs, error, tostring, setmetatable =
   type, pairs, ipairs, error, tostring, setmetatable
 
 local M = { CAFILE = "/etc/ssl/certs/ca-certificates.crt" }
+local argerror, check_options = args.argerror, args.check_options
+
+-- The keys a parameter table may have: LuaSec's (ssl.newcontext), then
+-- ours: servername and checkhost (handshake), timeout (connect only).
+local LUASEC = { "mode", "protocol", "key", "password", "certificate",
+  "certificates", "cafile", "capath", "verify", "verifyext", "options",
+  "depth", "ciphers", "ciphersuites", "dhparam", "curve", "curveslist",
+  "alpn", "dane" }
+local WRAP = args.set(LUASEC)
+WRAP.servername, WRAP.checkhost = true, true
+local CONNECT = args.set(LUASEC)
+CONNECT.servername, CONNECT.checkhost, CONNECT.timeout = true, true, true
+M.OPTIONS = WRAP	-- for lgreen.http, whose request tables carry these
 
 local CLIENT = {
   mode = "client", protocol = "any", verify = { "peer" },
@@ -151,12 +165,12 @@ end
 -- negative value: no limit.
 function Conn:settimeout(t, mode)
   if t ~= nil and type(t) ~= "number" then
-    error("bad argument #1 to 'settimeout' (number expected, got " .. type(t) .. ")", 2)
+    argerror(1, "settimeout", "number expected, got " .. type(t))
   end
   if t and t < 0 then t = nil end
   if mode == "t" or mode == "r" then self.total = t
   elseif mode == nil or mode == "b" then self.block = t
-  else error("bad argument #2 to 'settimeout' (\"b\" or \"t\" expected)", 2) end
+  else argerror(2, "settimeout", "\"b\" or \"t\" expected") end
   return 1
 end
 
@@ -193,14 +207,8 @@ local function names(sock, method)
 end
 
 -- wrap(sock, params): the TLS object over sock's fd (sock gives it up).
-function M.wrap(sock, params)
-  if type(sock) ~= "table" and type(sock) ~= "userdata" then
-    error("bad argument #1 to 'wrap' (socket expected, got " .. type(sock) .. ")", 2)
-  end
-  if type(params) ~= "table" and type(params) ~= "userdata" then
-    error("bad argument #2 to 'wrap' (table of TLS parameters expected, got "
-      .. type(params) .. ")", 2)
-  end
+-- (connect calls it with its own params, which may hold a timeout.)
+local function wrap(sock, params)
   local block, total
   if sock.gettimeout then block, total = sock:gettimeout() end
   if block and block < 0 then block = nil end	-- LuaSocket's -1: none
@@ -215,6 +223,18 @@ function M.wrap(sock, params)
   local fd = c:getfd()
   return setmetatable({ conn = c, fd = fd, block = block, total = total,
     peer = peer, sockname = sockname }, Conn)
+end
+
+function M.wrap(sock, params)
+  if type(sock) ~= "table" and type(sock) ~= "userdata" then
+    argerror(1, "wrap", "socket expected, got " .. type(sock))
+  end
+  if type(params) ~= "table" and type(params) ~= "userdata" then
+    argerror(2, "wrap", "table of TLS parameters expected, got " .. type(params))
+  end
+  if type(params) == "table" then check_options(params, WRAP, 2, "wrap") end
+  local c, err = wrap(sock, params)
+  return c, err
 end
 
 -- -- Names in certificates -------------------------------------------------
@@ -257,7 +277,7 @@ local default = {}	-- the context key of connect(host, port) with no params
 
 -- handshake(conn, host, params): SNI, handshake, name check; conn is closed
 -- on failure.  For callers that wrap their own socket (lgreen.http).
-function M.handshake(c, host, params)
+local function handshake(c, host, params)
   params = params or default
   local name = params.servername or host
   if name and not is_ip(name) then c:sni(name) end
@@ -272,23 +292,25 @@ function M.handshake(c, host, params)
   return c
 end
 
+function M.handshake(c, host, params)
+  if type(params) == "table" then check_options(params, WRAP, 3, "handshake") end
+  if host ~= nil then args.check_host(host, 2, "handshake") end
+  local conn, err = handshake(c, host, params)
+  return conn, err
+end
+
 function M.connect(host, port, params)
-  if type(host) ~= "string" then
-    error("bad argument #1 to 'connect' (string expected, got " .. type(host) .. ")", 2)
-  end
-  if params ~= nil and type(params) ~= "table" then
-    error("bad argument #3 to 'connect' (table expected, got " .. type(params) .. ")", 2)
-  end
-  params = params or default
-  local timeout = params.timeout
+  args.check_host(host, 1, "connect")
+  params = params and check_options(params, CONNECT, 3, "connect") or default
+  local timeout = args.check_seconds(params.timeout, 3, "connect", "params.timeout")
   local t0 = now()
   local sock, err = S.connect(host, port, timeout)
   if not sock then return nil, err end
   local c
-  c, err = M.wrap(sock, params)
+  c, err = wrap(sock, params)
   if not c then sock:close() return nil, err end
   if timeout then c:settimeout(math.max(0, timeout - (now() - t0)), "t") end
-  c, err = M.handshake(c, host, params)
+  c, err = handshake(c, host, params)
   if not c then return nil, err end
   c:settimeout(nil, "t")
   c:settimeout(nil)
