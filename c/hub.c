@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "hub.h"
@@ -159,6 +160,7 @@ int lg_hub_backend_fd(lg_hub *hub)
   DIR *d;
   struct dirent *e;
   hub->hostmode = 1;
+  lg_hub_checkfork(hub);
   if (hub->backendfd >= 0 || !hub->ownloop) return hub->backendfd;
   if (ev_backend(hub->loop) != EVBACKEND_EPOLL) return -1;
   if ((efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -1;
@@ -341,6 +343,7 @@ static int hub_loop(lua_State *L)
   for (;;) {
     hub_runready(L, hub);
     lua_settop(L, 0);
+    lg_hub_checkfork(hub);		/* before any ev_run */
     if (hub->head) {				/* more ready: poll, no wait */
       if (hub->ownloop) ev_run(hub->loop, EVRUN_NOWAIT);
       continue;
@@ -677,9 +680,12 @@ void lg_timeout_free(lua_State *L, lg_timeout *t)
 static int hub_gc(lua_State *L)
 {
   lg_hub *hub = (lg_hub *)lua_touserdata(L, 1);
+  lg_hub_checkfork(hub);		/* a child must not close the parent's pool */
   lg_resolve_close(hub);
   if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
   hub->loop = NULL;
+  if (hub->forkflag) munmap(hub->forkflag, (size_t)sysconf(_SC_PAGESIZE));
+  hub->forkflag = NULL;
   free(hub->deadlines);
   hub->deadlines = NULL;
   return 0;
@@ -717,11 +723,53 @@ lg_hub *lg_hub_open(lua_State *L, lg_vm *vm)
   return hub ? hub : hub_create(L, vm);
 }
 
+/* Note the process the loop is made in (see lg_hub_forked). */
+static void hub_setpid(lg_hub *hub)
+{
+  size_t size = (size_t)sysconf(_SC_PAGESIZE);
+  void *p;
+  hub->pid = getpid();
+  if (hub->forkflag != NULL) return;
+  p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  if (madvise(p, size, MADV_WIPEONFORK) != 0) {	/* older kernel: getpid() */
+    munmap(p, size);
+    return;
+  }
+  hub->forkflag = (unsigned char *)p;
+  *hub->forkflag = 1;
+}
+
 void lg_hub_newloop(lua_State *L, lg_hub *hub)
 {
   hub->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
   if (hub->loop == NULL) luaL_error(L, "lgreen: cannot create a libev loop");
   hub->ownloop = 1;
+  hub_setpid(hub);
+}
+
+/* A child of fork() inherits a copy of the hub: its loop's epoll fd is the
+** parent's epoll instance (the same kernel object: polling it would steal
+** the parent's events), and its resolver pool has no threads (its mutex may
+** even stay locked forever).  The first use after the fork that would touch
+** them finds another pid, and gives the child its own: a new resolver pool,
+** and ev_loop_fork, so that the next ev_run makes a new epoll set and
+** registers every active watcher again (greenlets parked in the parent at
+** the fork wait on in the child).  How the child knows, per hub (no process
+** global, no pthread_atfork registry of VMs): a byte set to 1 on a page of
+** its own that the kernel hands a child zeroed (MADV_WIPEONFORK, Linux
+** 4.14), so the check on the hot path is one load; where that advice is
+** refused, a getpid() compared to the hub's.  A host's loop is the host's
+** to fork. */
+void lg_hub_forked(lg_hub *hub)
+{
+  pid_t pid;
+  if (hub->loop == NULL || hub->pid == (pid = getpid())) return;
+  hub->pid = pid;
+  if (hub->forkflag) *hub->forkflag = 1;
+  lg_resolve_fork(hub);
+  if (hub->ownloop) ev_loop_fork(hub->loop);
+  hub->backendfd = -1;			/* host mode: find the new one */
 }
 
 int lg_hub_setloop(lua_State *L, struct ev_loop *loop)
@@ -736,5 +784,6 @@ int lg_hub_setloop(lua_State *L, struct ev_loop *loop)
   if (hub == NULL) hub = hub_create(L, vm);
   hub->loop = loop;
   hub->ownloop = 0;
+  hub_setpid(hub);
   return 0;
 }

@@ -11,6 +11,7 @@
 #define LG_HUB_H
 
 #include <ev.h>
+#include <sys/types.h>
 
 #include "greenlet.h"
 
@@ -71,10 +72,15 @@ typedef struct lg_hub {
   unsigned char mainwaits;	/* main is in run(): wake it when idle */
   unsigned char stepping;	/* main is in step(): return when idle */
   void *resolver;		/* resolve.c's thread pool, NULL until used */
+  pid_t pid;			/* the process the loop and pool belong to */
+  unsigned char *forkflag;	/* 1 on a MADV_WIPEONFORK page: 0 in a child */
 } lg_hub;
 
 /* resolve.c: stop the hub's resolver pool (hub __gc, before the loop dies). */
 void lg_resolve_close(lg_hub *hub);
+/* resolve.c: in a child after fork(), leave the parent's pool behind and
+** move the lookups parked on it to a new one. */
+void lg_resolve_fork(lg_hub *hub);
 
 #define LG_HUB_KEY "lgreen.hub"	/* registry key of the lg_hub userdata */
 
@@ -88,6 +94,12 @@ lg_greenlet *lg_hub_pushgreenlet(lua_State *L, lg_hub *hub);
 void lg_hub_newloop(lua_State *L, lg_hub *hub);
 #define lg_hub_ready(L, hub) \
   do { if (LG_UNLIKELY((hub)->loop == NULL)) lg_hub_newloop((L), (hub)); } while (0)
+/* In a child after fork(), give the hub a loop and resolver pool of its
+** own, once: checked where they are used (loop runs, lookups, __gc).  The
+** check is one load; without MADV_WIPEONFORK, a getpid(). */
+void lg_hub_forked(lg_hub *hub);
+#define lg_hub_checkfork(hub) \
+  do { if (LG_UNLIKELY(!(hub)->forkflag || !*(hub)->forkflag)) lg_hub_forked(hub); } while (0)
 /* Use the host's loop; only before the hub's first use.  0 or -1. */
 int lg_hub_setloop(lua_State *L, struct ev_loop *loop);
 
