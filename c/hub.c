@@ -22,6 +22,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <link.h>		/* before compat.h's visibility pragma */
+#undef EV_NONE			/* elf.h's, not libev's */
+#undef EV_CURRENT
+#undef EV_NUM
+
 #include "hub.h"
 
 _Static_assert(sizeof(lg_hubnode) <= LG_HUBAREA, "lg_hubnode fits lg_greenlet.hub");
@@ -336,11 +341,14 @@ static void hub_idle(lua_State *L, lg_hub *hub)
   hub_tomain(L, hub, 1, LG_XERROR);
 }
 
+static void hub_interrupt(lua_State *L, lg_hub *hub);
+
 /* The hub greenlet's body. */
 static int hub_loop(lua_State *L)
 {
   lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
   for (;;) {
+    if (LG_UNLIKELY(hub->sigintpending)) hub_interrupt(L, hub);
     hub_runready(L, hub);
     lua_settop(L, 0);
     lg_hub_checkfork(hub);		/* before any ev_run */
@@ -675,12 +683,120 @@ void lg_timeout_free(lua_State *L, lg_timeout *t)
   if (t->hub && t->errref != LUA_NOREF) hub_unref(L, t->hub, &t->errref);
 }
 
+/* -- Ctrl-C ------------------------------------------------------------------ */
+
+/* In the standalone interpreters (lua, luajit), SIGINT's handler sets a
+** hook that raises "interrupted!" in the main state at its next
+** instruction.  With green threads that fails: an idle hub sleeps in the
+** kernel until main's wait ends, and on LuaJIT (one hook for all
+** coroutines) the hook kills whichever green thread runs.  So, as gevent
+** does, the hub takes SIGINT when it makes its own loop, if the disposition
+** is the interpreter's (a handler in a program named lua*) or the default:
+** an ev_signal wakes the loop, and the hub raises "interrupted!" in main
+** as soon as main waits on the hub.  A C host keeps its SIGINT: its loop
+** is its own, or its program is not a Lua interpreter, or its handler is
+** not in the program (nor is another hub's, libev's).  A handler set with
+** lg.signal("INT", fn) takes precedence while active.  A green thread that
+** never yields never lets the hub run: the handler is installed with
+** SA_RESETHAND, so a second Ctrl-C ends the process as the default does
+** (it is re-armed each time main gets one). */
+
+/* The handler at a lies in the program itself (not a library). */
+static int hub_inprogram_cb(struct dl_phdr_info *info, size_t size, void *a)
+{
+  uintptr_t at = *(uintptr_t *)a;
+  int i;
+  (void)size;
+  for (i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && at >= lo && at - lo < ph->p_memsz)
+      *(uintptr_t *)a = 0;
+  }
+  return 1;			/* the first object is the program: done */
+}
+
+static int hub_sigint_ours(const struct sigaction *sa)
+{
+  uintptr_t at = (uintptr_t)sa->sa_handler;
+  if (strncmp(program_invocation_short_name, "lua", 3) != 0) return 0;
+  if (sa->sa_handler == SIG_DFL) return 1;
+  if (sa->sa_handler == SIG_IGN || (sa->sa_flags & SA_SIGINFO)) return 0;
+  dl_iterate_phdr(hub_inprogram_cb, &at);
+  return at == 0;
+}
+
+/* Main waits on the hub while the hub runs, unless it switched away by
+** hand; then it gets the interrupt when it next waits. */
+static void hub_sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+  lg_hub *hub = (lg_hub *)w->data;
+  (void)loop; (void)revents;
+  if (hub->sigintusers == 0) hub->sigintpending = 1;
+}
+
+/* Raise "interrupted!" in main if it waits on the hub (hub greenlet). */
+static void hub_interrupt(lua_State *L, lg_hub *hub)
+{
+  lg_greenlet *m = hub->vm->main;
+  lg_hubnode *n = lg_node(m);
+  int top = lua_gettop(L);
+  if (n->g != m || (n->state != LG_HN_PARKED && n->state != LG_HN_READY))
+    return;
+  hub->sigintpending = 0;
+  sigaction(SIGINT, &hub->sigintact, NULL);	/* re-armed */
+  lg_getr(L, hub->vm, LG_R_MAIN);			/* main */
+  lua_pushliteral(L, "interrupted!");			/* main err */
+  lg_hub_throw(L, hub, top + 1);
+  lua_settop(L, top);
+}
+
+static void hub_sigint_start(lg_hub *hub)
+{
+  if (sigaction(SIGINT, NULL, &hub->sigintold) != 0 ||
+      !hub_sigint_ours(&hub->sigintold))
+    return;
+  ev_signal_init(&hub->sigint, hub_sigint_cb, SIGINT);
+  hub->sigint.data = hub;
+  ev_signal_start(hub->loop, &hub->sigint);
+  ev_unref(hub->loop);			/* it keeps no run() alive */
+  sigaction(SIGINT, NULL, &hub->sigintact);
+  hub->sigintact.sa_flags |= SA_RESETHAND;
+  sigaction(SIGINT, &hub->sigintact, NULL);
+}
+
+/* At __gc: the disposition from before comes back, if still ours. */
+static void hub_sigint_stop(lg_hub *hub)
+{
+  struct sigaction cur;
+  if (!ev_is_active(&hub->sigint)) return;
+  ev_ref(hub->loop);
+  ev_signal_stop(hub->loop, &hub->sigint);
+  if (sigaction(SIGINT, NULL, &cur) == 0 &&
+      (cur.sa_handler == hub->sigintact.sa_handler || cur.sa_handler == SIG_DFL))
+    sigaction(SIGINT, &hub->sigintold, NULL);
+}
+
+void lg_hub_sigintusers(lg_hub *hub, int d)
+{
+  hub->sigintusers += d;
+  if (!ev_is_active(&hub->sigint)) return;
+  if (hub->sigintusers > 0) {		/* theirs: every Ctrl-C, no reset */
+    struct sigaction sa = hub->sigintact;
+    sa.sa_flags &= ~SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+  } else {
+    sigaction(SIGINT, &hub->sigintact, NULL);
+  }
+}
+
 /* -- Creation --------------------------------------------------------------- */
 
 static int hub_gc(lua_State *L)
 {
   lg_hub *hub = (lg_hub *)lua_touserdata(L, 1);
   lg_hub_checkfork(hub);		/* a child must not close the parent's pool */
+  hub_sigint_stop(hub);
   lg_resolve_close(hub);
   if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
   hub->loop = NULL;
@@ -746,6 +862,7 @@ void lg_hub_newloop(lua_State *L, lg_hub *hub)
   if (hub->loop == NULL) luaL_error(L, "lgreen: cannot create a libev loop");
   hub->ownloop = 1;
   hub_setpid(hub);
+  hub_sigint_start(hub);
 }
 
 /* A child of fork() inherits a copy of the hub: its loop's epoll fd is the
