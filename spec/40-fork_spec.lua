@@ -181,6 +181,23 @@ describe("#subprocess fork", function()
     assert.matches("pongs\ttrue\nchild\tok for the child\n", out, 1, true)
   end)
 
+  it("a signal handler set before fork runs in each process for its own signals", function()
+    local code, out = run([[
+      local got = lg.Queue()
+      lg.signal("USR1", function() got:put(lg.process.getpid()) end)
+      local function selfsignal()
+	assert(lg.process.kill(lg.process.getpid(), "USR1"))
+	local pid = lg.with_timeout(10, got.get, got)
+	return pid == lg.process.getpid()
+      end
+      local c = child(selfsignal)
+      print("parent", selfsignal())
+      print("child", report(c, 20))
+    ]])
+    assert.equal(0, code, out)
+    assert.matches("parent\ttrue\nchild\tok true\n", out, 1, true)
+  end)
+
   it("a fork while lookups are in flight: they answer in both processes", function()
     local code, out = run([[
       local gts = {}
