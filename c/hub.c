@@ -701,7 +701,8 @@ void lg_timeout_free(lua_State *L, lg_timeout *t)
 ** SA_RESETHAND, so a second Ctrl-C ends the process as the default does
 ** (it is re-armed each time main gets one). */
 
-/* The handler at a lies in the program itself (not a library). */
+/* Is the handler at *a in the program itself (not a library)?  Then *a
+** becomes 0. */
 static int hub_inprogram_cb(struct dl_phdr_info *info, size_t size, void *a)
 {
   uintptr_t at = *(uintptr_t *)a;
@@ -726,8 +727,8 @@ static int hub_sigint_ours(const struct sigaction *sa)
   return at == 0;
 }
 
-/* Main waits on the hub while the hub runs, unless it switched away by
-** hand; then it gets the interrupt when it next waits. */
+/* libev callback (no Lua): hub_loop raises it in main, unless lg.signal
+** has SIGINT. */
 static void hub_sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
   lg_hub *hub = (lg_hub *)w->data;
@@ -735,7 +736,9 @@ static void hub_sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
   if (hub->sigintusers == 0) hub->sigintpending = 1;
 }
 
-/* Raise "interrupted!" in main if it waits on the hub (hub greenlet). */
+/* Raise "interrupted!" in main if it waits on the hub (on the hub
+** greenlet).  Main waits whenever the hub runs, unless it switched away by
+** hand: then it gets the interrupt when it next waits. */
 static void hub_interrupt(lua_State *L, lg_hub *hub)
 {
   lg_greenlet *m = hub->vm->main;
@@ -765,16 +768,20 @@ static void hub_sigint_start(lg_hub *hub)
   sigaction(SIGINT, &hub->sigintact, NULL);
 }
 
-/* At __gc: the disposition from before comes back, if still ours. */
+/* At __gc: the disposition from before comes back if ours is still in
+** place (libev's stop leaves SIG_DFL).  Not if someone set another, nor if
+** it is the default already: lua.c resets it before lua_close, and its
+** handler must not outlive the state it hooks. */
 static void hub_sigint_stop(lg_hub *hub)
 {
   struct sigaction cur;
+  int ours;
   if (!ev_is_active(&hub->sigint)) return;
+  ours = sigaction(SIGINT, NULL, &cur) == 0 &&
+	 cur.sa_handler == hub->sigintact.sa_handler;
   ev_ref(hub->loop);
   ev_signal_stop(hub->loop, &hub->sigint);
-  if (sigaction(SIGINT, NULL, &cur) == 0 &&
-      (cur.sa_handler == hub->sigintact.sa_handler || cur.sa_handler == SIG_DFL))
-    sigaction(SIGINT, &hub->sigintold, NULL);
+  if (ours) sigaction(SIGINT, &hub->sigintold, NULL);
 }
 
 void lg_hub_sigintusers(lg_hub *hub, int d)
