@@ -19,7 +19,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <link.h>		/* before compat.h's visibility pragma */
+#undef EV_NONE			/* elf.h's, not libev's */
+#undef EV_CURRENT
+#undef EV_NUM
 
 #include "hub.h"
 
@@ -159,6 +165,7 @@ int lg_hub_backend_fd(lg_hub *hub)
   DIR *d;
   struct dirent *e;
   hub->hostmode = 1;
+  lg_hub_checkfork(hub);
   if (hub->backendfd >= 0 || !hub->ownloop) return hub->backendfd;
   if (ev_backend(hub->loop) != EVBACKEND_EPOLL) return -1;
   if ((efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -1;
@@ -345,13 +352,17 @@ static void hub_idle(lua_State *L, lg_hub *hub)
   hub_tomain(L, hub, 1, LG_XERROR);
 }
 
+static void hub_interrupt(lua_State *L, lg_hub *hub);
+
 /* The hub greenlet's body. */
 static int hub_loop(lua_State *L)
 {
   lg_hub *hub = (lg_hub *)lua_touserdata(L, lua_upvalueindex(1));
   for (;;) {
+    if (LG_UNLIKELY(hub->sigintpending)) hub_interrupt(L, hub);
     hub_runready(L, hub);
     lua_settop(L, 0);
+    lg_hub_checkfork(hub);		/* before any ev_run */
     if (hub->head) {				/* more ready: poll, no wait */
       if (hub->ownloop) ev_run(hub->loop, EVRUN_NOWAIT);
       continue;
@@ -708,15 +719,133 @@ void lg_timeout_free(lua_State *L, lg_timeout *t)
   if (t->hub && t->errref != LUA_NOREF) hub_unref(L, t->hub, &t->errref);
 }
 
+/* -- Ctrl-C ------------------------------------------------------------------ */
+
+/* In the standalone interpreters (lua, luajit), SIGINT's handler sets a
+** hook that raises "interrupted!" in the main state at its next
+** instruction.  With green threads that fails: an idle hub sleeps in the
+** kernel until main's wait ends, and on LuaJIT (one hook for all
+** coroutines) the hook kills whichever green thread runs.  So, as gevent
+** does, the hub takes SIGINT when it makes its own loop, if the disposition
+** is the interpreter's (a handler in a program named lua*) or the default:
+** an ev_signal wakes the loop, and the hub raises "interrupted!" in main
+** as soon as main waits on the hub.  A C host keeps its SIGINT: its loop
+** is its own, or its program is not a Lua interpreter, or its handler is
+** not in the program (nor is another hub's, libev's).  A handler set with
+** lg.signal("INT", fn) takes precedence while active.  A green thread that
+** never yields never lets the hub run: the handler is installed with
+** SA_RESETHAND, so a second Ctrl-C ends the process as the default does
+** (it is re-armed each time main gets one). */
+
+/* Is the handler at *a in the program itself (not a library)?  Then *a
+** becomes 0. */
+static int hub_inprogram_cb(struct dl_phdr_info *info, size_t size, void *a)
+{
+  uintptr_t at = *(uintptr_t *)a;
+  int i;
+  (void)size;
+  for (i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && at >= lo && at - lo < ph->p_memsz)
+      *(uintptr_t *)a = 0;
+  }
+  return 1;			/* the first object is the program: done */
+}
+
+static int hub_sigint_ours(const struct sigaction *sa)
+{
+  uintptr_t at = (uintptr_t)sa->sa_handler;
+  if (strncmp(program_invocation_short_name, "lua", 3) != 0) return 0;
+  if (sa->sa_handler == SIG_DFL) return 1;
+  if (sa->sa_handler == SIG_IGN || (sa->sa_flags & SA_SIGINFO)) return 0;
+  dl_iterate_phdr(hub_inprogram_cb, &at);
+  return at == 0;
+}
+
+/* libev callback (no Lua): hub_loop raises it in main, unless lg.signal
+** has SIGINT. */
+static void hub_sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+  lg_hub *hub = (lg_hub *)w->data;
+  (void)loop; (void)revents;
+  if (hub->sigintusers == 0) hub->sigintpending = 1;
+}
+
+/* Raise "interrupted!" in main if it waits on the hub (on the hub
+** greenlet).  Main waits whenever the hub runs, unless it switched away by
+** hand: then it gets the interrupt when it next waits. */
+static void hub_interrupt(lua_State *L, lg_hub *hub)
+{
+  lg_greenlet *m = hub->vm->main;
+  lg_hubnode *n = lg_node(m);
+  int top = lua_gettop(L);
+  if (n->g != m || (n->state != LG_HN_PARKED && n->state != LG_HN_READY))
+    return;
+  hub->sigintpending = 0;
+  sigaction(SIGINT, &hub->sigintact, NULL);	/* re-armed */
+  lg_getr(L, hub->vm, LG_R_MAIN);			/* main */
+  lua_pushliteral(L, "interrupted!");			/* main err */
+  lg_hub_throw(L, hub, top + 1);
+  lua_settop(L, top);
+}
+
+static void hub_sigint_start(lg_hub *hub)
+{
+  if (sigaction(SIGINT, NULL, &hub->sigintold) != 0 ||
+      !hub_sigint_ours(&hub->sigintold))
+    return;
+  ev_signal_init(&hub->sigint, hub_sigint_cb, SIGINT);
+  hub->sigint.data = hub;
+  ev_signal_start(hub->loop, &hub->sigint);
+  ev_unref(hub->loop);			/* it keeps no run() alive */
+  sigaction(SIGINT, NULL, &hub->sigintact);
+  hub->sigintact.sa_flags |= SA_RESETHAND;
+  sigaction(SIGINT, &hub->sigintact, NULL);
+}
+
+/* At __gc: the disposition from before comes back if ours is still in
+** place (libev's stop leaves SIG_DFL).  Not if someone set another, nor if
+** it is the default already: lua.c resets it before lua_close, and its
+** handler must not outlive the state it hooks. */
+static void hub_sigint_stop(lg_hub *hub)
+{
+  struct sigaction cur;
+  int ours;
+  if (!ev_is_active(&hub->sigint)) return;
+  ours = sigaction(SIGINT, NULL, &cur) == 0 &&
+	 cur.sa_handler == hub->sigintact.sa_handler;
+  ev_ref(hub->loop);
+  ev_signal_stop(hub->loop, &hub->sigint);
+  if (ours) sigaction(SIGINT, &hub->sigintold, NULL);
+}
+
+void lg_hub_sigintusers(lg_hub *hub, int d)
+{
+  hub->sigintusers += d;
+  if (!ev_is_active(&hub->sigint)) return;
+  if (hub->sigintusers > 0) {		/* theirs: every Ctrl-C, no reset */
+    struct sigaction sa = hub->sigintact;
+    sa.sa_flags &= ~SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+  } else {
+    sigaction(SIGINT, &hub->sigintact, NULL);
+  }
+}
+
 /* -- Creation --------------------------------------------------------------- */
 
 static int hub_gc(lua_State *L)
 {
   lg_hub *hub = (lg_hub *)lua_touserdata(L, 1);
   hub->vm->onfinish = NULL;	/* (lua_close frees no userdata before every __gc ran) */
+  lg_hub_checkfork(hub);		/* a child must not close the parent's pool */
+  hub_sigint_stop(hub);
   lg_resolve_close(hub);
   if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
   hub->loop = NULL;
+  if (hub->forkflag) munmap(hub->forkflag, (size_t)sysconf(_SC_PAGESIZE));
+  hub->forkflag = NULL;
   free(hub->deadlines);
   hub->deadlines = NULL;
   return 0;
@@ -756,11 +885,54 @@ lg_hub *lg_hub_open(lua_State *L, lg_vm *vm)
   return hub ? hub : hub_create(L, vm);
 }
 
+/* Note the process the loop is made in (see lg_hub_forked). */
+static void hub_setpid(lg_hub *hub)
+{
+  size_t size = (size_t)sysconf(_SC_PAGESIZE);
+  void *p;
+  hub->pid = getpid();
+  if (hub->forkflag != NULL) return;
+  p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  if (madvise(p, size, MADV_WIPEONFORK) != 0) {	/* older kernel: getpid() */
+    munmap(p, size);
+    return;
+  }
+  hub->forkflag = (unsigned char *)p;
+  *hub->forkflag = 1;
+}
+
 void lg_hub_newloop(lua_State *L, lg_hub *hub)
 {
   hub->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
   if (hub->loop == NULL) luaL_error(L, "lgreen: cannot create a libev loop");
   hub->ownloop = 1;
+  hub_setpid(hub);
+  hub_sigint_start(hub);
+}
+
+/* A child of fork() inherits a copy of the hub: its loop's epoll fd is the
+** parent's epoll instance (the same kernel object: polling it would steal
+** the parent's events), and its resolver pool has no threads (its mutex may
+** even stay locked forever).  The first use after the fork that would touch
+** them finds another pid, and gives the child its own: a new resolver pool,
+** and ev_loop_fork, so that the next ev_run makes a new epoll set and
+** registers every active watcher again (greenlets parked in the parent at
+** the fork wait on in the child).  How the child knows, per hub (no process
+** global, no pthread_atfork registry of VMs): a byte set to 1 on a page of
+** its own that the kernel hands a child zeroed (MADV_WIPEONFORK, Linux
+** 4.14), so the check on the hot path is one load; where that advice is
+** refused, a getpid() compared to the hub's.  A host's loop is the host's
+** to fork. */
+void lg_hub_forked(lg_hub *hub)
+{
+  pid_t pid;
+  if (hub->loop == NULL || hub->pid == (pid = getpid())) return;
+  hub->pid = pid;
+  if (hub->forkflag) *hub->forkflag = 1;
+  lg_resolve_fork(hub);
+  if (hub->ownloop) ev_loop_fork(hub->loop);
+  hub->backendfd = -1;			/* host mode: find the new one */
 }
 
 int lg_hub_setloop(lua_State *L, struct ev_loop *loop)
@@ -775,5 +947,6 @@ int lg_hub_setloop(lua_State *L, struct ev_loop *loop)
   if (hub == NULL) hub = hub_create(L, vm);
   hub->loop = loop;
   hub->ownloop = 0;
+  hub_setpid(hub);
   return 0;
 }

@@ -11,6 +11,8 @@
 #define LG_HUB_H
 
 #include <ev.h>
+#include <signal.h>
+#include <sys/types.h>
 
 #include "greenlet.h"
 
@@ -74,10 +76,20 @@ typedef struct lg_hub {
   unsigned char stepping;	/* main is in step(): return when idle */
   void *resolver;		/* resolve.c's thread pool, NULL until used */
   lg_timeout *timeouts;		/* armed or fired Timeouts, not done yet */
+  pid_t pid;			/* the process the loop and pool belong to */
+  unsigned char *forkflag;	/* 1 on a MADV_WIPEONFORK page: 0 in a child */
+  ev_signal sigint;		/* Ctrl-C for main, if no one else takes it */
+  struct sigaction sigintact;	/* libev's handler with SA_RESETHAND */
+  struct sigaction sigintold;	/* SIGINT's disposition before the hub's */
+  int sigintusers;		/* lg.signal watchers of SIGINT: theirs then */
+  unsigned char sigintpending;	/* a Ctrl-C waits for main to wait */
 } lg_hub;
 
 /* resolve.c: stop the hub's resolver pool (hub __gc, before the loop dies). */
 void lg_resolve_close(lg_hub *hub);
+/* resolve.c: in a child after fork(), leave the parent's pool behind and
+** move the lookups parked on it to a new one. */
+void lg_resolve_fork(lg_hub *hub);
 
 #define LG_HUB_KEY "lgreen.hub"	/* registry key of the lg_hub userdata */
 
@@ -91,6 +103,15 @@ lg_greenlet *lg_hub_pushgreenlet(lua_State *L, lg_hub *hub);
 void lg_hub_newloop(lua_State *L, lg_hub *hub);
 #define lg_hub_ready(L, hub) \
   do { if (LG_UNLIKELY((hub)->loop == NULL)) lg_hub_newloop((L), (hub)); } while (0)
+/* In a child after fork(), give the hub a loop and resolver pool of its
+** own, once: checked where they are used (loop runs, lookups, __gc).  The
+** check is one load; without MADV_WIPEONFORK, a getpid(). */
+void lg_hub_forked(lg_hub *hub);
+#define lg_hub_checkfork(hub) \
+  do { if (LG_UNLIKELY(!(hub)->forkflag || !*(hub)->forkflag)) lg_hub_forked(hub); } while (0)
+/* A watcher of SIGINT starts (d = 1) or stops (d = -1): while one is
+** active, Ctrl-C is its, not main's (process.c). */
+void lg_hub_sigintusers(lg_hub *hub, int d);
 /* Use the host's loop; only before the hub's first use.  0 or -1. */
 int lg_hub_setloop(lua_State *L, struct ev_loop *loop);
 

@@ -499,6 +499,7 @@ static void signal_stop(lg_signal *s)
     ev_signal_stop(s->hub->loop, &s->w);
   }
   sigaction(s->w.signum, &s->old, NULL);
+  if (s->w.signum == SIGINT) lg_hub_sigintusers(s->hub, -1);
 }
 
 /* signal_watch(signo) -> watcher.  Like gevent's signal_handler, it does
@@ -516,7 +517,11 @@ static int proc_signal_watch(lua_State *L)
   luaL_getmetatable(L, LG_SIGNAL_META);
   lua_setmetatable(L, -2);
   s->hub = hub;
-  if (sigaction((int)sig, NULL, &s->old) < 0) return proc_fail(L, errno);
+  if (sig == SIGINT) lg_hub_sigintusers(hub, 1);	/* not main's now */
+  if (sigaction((int)sig, NULL, &s->old) < 0) {
+    if (sig == SIGINT) lg_hub_sigintusers(hub, -1);
+    return proc_fail(L, errno);
+  }
   ev_signal_init(&s->w, signal_cb, (int)sig);
   s->w.data = s;
   ev_signal_start(hub->loop, &s->w);

@@ -30,6 +30,14 @@
 ** the hub and one per worker, and whoever drops the last frees it.  Once
 ** the hub is closed, a worker whose call returns frees its job and never
 ** touches the loop (closed is set under the mutex before the loop dies).
+**
+** fork(): the child has a copy of the pool but none of its workers, and the
+** mutex may have been held by one of them at the fork.  The child never
+** touches that pool again (lg_hub_forked calls lg_resolve_fork before
+** any use; the pool's memory is left behind on purpose) and starts a new
+** one.  The lookups parked in the child, found on the pool's list of
+** waited jobs (loop thread only, so whole at the fork), move to it:
+** answered ones are handed over, the others run again there.
 */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -56,7 +64,10 @@ enum { LG_RJ_QUEUED, LG_RJ_RUNNING, LG_RJ_DONE, LG_RJ_DELIVERED };
 typedef struct lg_rjob {
   struct lg_rjob *next;		/* link in the queue or the done list */
   struct lg_rjob *prevj, *nextj; /* link in the pool's list of jobs */
-  lg_hubnode *waiter;		/* lg_hub_wait's slot (loop thread only) */
+  struct lg_resolver *pool;	/* the pool it was submitted to */
+  /* Loop thread only: */
+  lg_hubnode *waiter;		/* lg_hub_wait's slot */
+  struct lg_rjob *nextw, **prevw; /* link in the pool's waited jobs */
   unsigned char state;		/* LG_RJ_x */
   unsigned char abandoned;	/* its waiter gave up: nobody reads it */
   unsigned char reverse;	/* getnameinfo, else getaddrinfo */
@@ -89,6 +100,7 @@ typedef struct lg_resolver {
   ev_async async;		/* workers wake the loop through it */
   lg_hub *hub;			/* the hub whose greenlets wait */
   int nwaiting;			/* lookups parked: the async holds the loop */
+  lg_rjob *waited;		/* their jobs */
 } lg_resolver;
 
 
@@ -102,6 +114,17 @@ static void resolve_freejob(lg_resolver *r, lg_rjob *j)
   r->njobs--;
   if (j->res) freeaddrinfo(j->res);
   free(j);
+}
+
+/* Put j on r's list of jobs (mutex held). */
+static void resolve_linkjob(lg_resolver *r, lg_rjob *j)
+{
+  j->pool = r;
+  j->prevj = &r->jobs;
+  j->nextj = r->jobs.nextj;
+  r->jobs.nextj->prevj = j;
+  r->jobs.nextj = j;
+  r->njobs++;
 }
 
 /* Make the call the job is for: the only blocking step (worker thread). */
@@ -190,16 +213,12 @@ static int resolve_spawn(lg_resolver *r)
 }
 
 /* Queue j, starting a worker if every live one is busy.  0, or an errno
-** when no worker exists and none can start (j is freed then). */
+** when no worker exists and none can start (j is the caller's then). */
 static int resolve_submit(lg_resolver *r, lg_rjob *j)
 {
   int e = 0;
   pthread_mutex_lock(&r->mu);
-  j->prevj = &r->jobs;				/* on the list of jobs */
-  j->nextj = r->jobs.nextj;
-  r->jobs.nextj->prevj = j;
-  r->jobs.nextj = j;
-  r->njobs++;
+  resolve_linkjob(r, j);			/* on the list of jobs */
   if (r->nqueued + 1 > r->nidle && r->nthreads < LG_RESOLVE_THREADS)
     e = resolve_spawn(r);
   if (e != 0 && r->nthreads > 0) e = 0;	/* the live ones will get to it */
@@ -212,7 +231,9 @@ static int resolve_submit(lg_resolver *r, lg_rjob *j)
     r->nqueued++;
     pthread_cond_signal(&r->cv);
   } else {
-    resolve_freejob(r, j);
+    j->prevj->nextj = j->nextj;		/* off the list, not freed */
+    j->nextj->prevj = j->prevj;
+    r->njobs--;
   }
   pthread_mutex_unlock(&r->mu);
   return e;
@@ -253,14 +274,12 @@ static void resolve_hold(lg_resolver *r, int d)
   if (d < 0 && --r->nwaiting == 0) ev_unref(r->loop);
 }
 
-/* The hub's pool, made on first use. */
-static lg_resolver *resolve_get(lua_State *L, lg_hub *hub)
+/* A new pool for the hub, or NULL without memory. */
+static lg_resolver *resolve_new(lg_hub *hub)
 {
-  lg_resolver *r = (lg_resolver *)hub->resolver;
+  lg_resolver *r;
   pthread_condattr_t ca;
-  if (r != NULL) return r;
-  if ((r = (lg_resolver *)calloc(1, sizeof(*r))) == NULL)
-    luaL_error(L, "not enough memory");
+  if ((r = (lg_resolver *)calloc(1, sizeof(*r))) == NULL) return NULL;
   pthread_mutex_init(&r->mu, NULL);
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -276,6 +295,73 @@ static lg_resolver *resolve_get(lua_State *L, lg_hub *hub)
   ev_unref(r->loop);				/* idle: does not hold the loop */
   hub->resolver = r;
   return r;
+}
+
+/* The hub's pool, made on first use. */
+static lg_resolver *resolve_get(lua_State *L, lg_hub *hub)
+{
+  lg_resolver *r = (lg_resolver *)hub->resolver;
+  if (r == NULL && (r = resolve_new(hub)) == NULL)
+    luaL_error(L, "not enough memory");
+  return r;
+}
+
+/* A waiter's job, on the pool's list of waited jobs (loop thread). */
+static void resolve_waitlink(lg_resolver *r, lg_rjob *j)
+{
+  j->nextw = r->waited;
+  j->prevw = &r->waited;
+  if (r->waited) r->waited->prevw = &j->nextw;
+  r->waited = j;
+}
+
+static void resolve_waitunlink(lg_rjob *j)
+{
+  *j->prevw = j->nextw;
+  if (j->nextw) j->nextw->prevw = j->prevw;
+}
+
+/* In a child after fork(): move the job of a parked lookup from the
+** parent's pool to r (NULL: none could be made).  An answered job is
+** handed over as it is; one in a queue or a call is run again, and if that
+** cannot be, its waiter gets the error. */
+static void resolve_adopt(lg_hub *hub, lg_resolver *r, lg_rjob *j)
+{
+  int e = ENOMEM;
+  j->pool = r;			/* NULL: resolve_orphan frees it */
+  if (r != NULL) {
+    resolve_waitlink(r, j);
+    resolve_hold(r, 1);
+  }
+  if (j->state != LG_RJ_DONE && j->state != LG_RJ_DELIVERED) {
+    j->res = NULL;		/* what a call cut by the fork left: leaked */
+    j->err = 0;
+    if (r != NULL && (e = resolve_submit(r, j)) == 0) return;
+    j->err = EAI_SYSTEM;		/* its waiter fails with e */
+    j->syserr = e;
+  }
+  if (r != NULL) {		/* on r's list: its waiter frees it there */
+    pthread_mutex_lock(&r->mu);
+    resolve_linkjob(r, j);
+    pthread_mutex_unlock(&r->mu);
+  }
+  j->state = LG_RJ_DELIVERED;
+  lg_hub_notify(hub, j->waiter);
+}
+
+void lg_resolve_fork(lg_hub *hub)
+{
+  lg_resolver *old = (lg_resolver *)hub->resolver, *r;
+  lg_rjob *j, *next;
+  if (old == NULL) return;
+  hub->resolver = NULL;
+  if (old->nwaiting == 0) ev_ref(old->loop);	/* undo the unref, then stop */
+  ev_async_stop(old->loop, &old->async);
+  r = resolve_new(hub);
+  for (j = old->waited; j; j = next) {
+    next = j->nextw;
+    resolve_adopt(hub, r, j);
+  }
 }
 
 /* At the hub's __gc, before its loop is destroyed (c/hub.c).  Frees every
@@ -380,7 +466,22 @@ static lg_resolver *resolve_pool(lua_State *L, lg_hub *hub)
 {
   if (hub->vm->current == hub->hubg)
     luaL_error(L, "the hub cannot wait for a lookup");
+  lg_hub_checkfork(hub);		/* never the parent's pool in a child */
   return resolve_get(L, hub);
+}
+
+/* A lookup parked at a fork() whose child could not make a new pool: j is
+** on no list.  Raise what broke the wait, or fail. */
+static int resolve_orphan(lua_State *L, lg_rjob *j, int n)
+{
+  if (j->res) freeaddrinfo(j->res);
+  free(j);
+  if (n < 0) return lg_greenlet_raise(L);
+  lua_settop(L, 0);
+  lg_greenlet_resync(L);
+  lua_pushnil(L);
+  lua_pushliteral(L, "not enough memory");
+  return 2;
 }
 
 /* Run j on the pool and park until it is answered or timeout seconds pass
@@ -392,12 +493,16 @@ static int resolve_lookup(lua_State *L, lg_resolver *r, lg_rjob *j,
   lg_hub *hub = r->hub;
   int n, e, delivered;
   if ((e = resolve_submit(r, j)) != 0) {
+    free(j);
     lua_pushnil(L);
     lua_pushfstring(L, "cannot start a resolver thread: %s", strerror(e));
     return 2;
   }
   resolve_hold(r, 1);
+  resolve_waitlink(r, j);
   n = lg_hub_wait(L, hub, timeout, &j->waiter);
+  if ((r = j->pool) == NULL) return resolve_orphan(L, j, n);
+  resolve_waitunlink(j);		/* r: another pool after a fork() */
   resolve_hold(r, -1);
   pthread_mutex_lock(&r->mu);
   delivered = j->state == LG_RJ_DELIVERED;	/* else give it up: */
@@ -568,8 +673,10 @@ static int resolve_gethostname(lua_State *L)
 static int resolve_stats(lua_State *L)
 {
   lg_hub *hub = lg_lib_hub(L);
-  lg_resolver *r = (lg_resolver *)hub->resolver;
+  lg_resolver *r;
   int threads = 0, idle = 0, queued = 0, jobs = 0, waiting = 0;
+  lg_hub_checkfork(hub);
+  r = (lg_resolver *)hub->resolver;
   if (r) {
     pthread_mutex_lock(&r->mu);
     threads = r->nthreads;

@@ -51,6 +51,7 @@ end
 local build = os.getenv("LGREEN_BUILD") or "build"
 local env = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
   .. "LUA_CPATH='" .. build .. "/5.1/?.so;;' LUA_CPATH_5_4='" .. build .. "/5.4/?.so;;' "
+H.env = env	-- that environment, as a shell prefix
 
 -- Run Lua source in a fresh process of the same VM; returns its exit code
 -- and everything it wrote to stdout and stderr.

@@ -5,6 +5,14 @@
 --   ...
 --   h:cancel()		-- the disposition from before comes back
 --
+-- Ctrl-C with no "INT" handler: in the standalone interpreters (lua,
+-- luajit) the hub raises "interrupted!" in the main greenlet as soon as it
+-- waits on the hub, idle or busy, so the script ends with that error and
+-- exit status 1, as without green threads.  A handler set here takes SIGINT
+-- instead while it is active.  A green thread that never yields keeps the
+-- hub from running: a second Ctrl-C then ends the process.  A C host's
+-- SIGINT is left alone (see c/hub.c, "Ctrl-C").
+--
 -- Clean shutdown of a server: the SIGTERM (or SIGINT) handler closes the
 -- listening socket.  Closing it wakes the greenthread blocked in accept,
 -- whose accept returns nil, "closed", so the serve loop ends; connections

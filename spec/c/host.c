@@ -4,6 +4,7 @@
 ** lgreen_backend_fd and lgreen_next_timeout.  TAP; non-zero exit on failure.
 */
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -77,11 +78,14 @@ static void host_runs_poll(const char *cpath)
 {
   lua_State *L = test_newvm(cpath);
   struct pollfd pfd;
+  struct sigaction sa;
   int more, wakeups = 0, rc;
   double t0 = now(), t;
   pfd.fd = lgreen_backend_fd(L);
   pfd.events = POLLIN;
   ok(pfd.fd >= 0, "lgreen_backend_fd names the loop's epoll fd");
+  sigaction(SIGINT, NULL, &sa);
+  ok(sa.sa_handler == SIG_DFL, "the hub's own loop leaves a C host's SIGINT alone");
   rc = luaL_dostring(L, chunk);
   if (rc) fprintf(stderr, "# %s\n", lua_tostring(L, -1));
   more = lgreen_step(L);
