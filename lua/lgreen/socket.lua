@@ -18,7 +18,7 @@ local gthread = require "lgreen.greenthread"
 local resolve = require "lgreen.resolve"
 
 local C = core.socket
-local site = core.hub.site
+local site, getinfo = core.hub.site, debug.getinfo
 local error, type, tostring, select = error, type, tostring, select
 
 local S = {}
@@ -185,7 +185,12 @@ function S.serve(server, handler, concurrency)
     argerror(3, "serve", "positive number expected")
   end
   local p = pool.GreenPool(concurrency or 1000)
-  local sf, sl = site(2)	-- handlers' errors name the lg.serve call
+  -- Handlers' errors name the lg.serve call, else (serve run by spawn_n,
+  -- or tail-called) where the handler is defined: the user's code.
+  local sf, sl = site(2)
+  if not sf or getinfo(sf, "S").what == "C" then
+    sf, sl = handler, getinfo(handler, "S").linedefined
+  end
   local result, err = true, nil
   while true do
     local client, e = server:accept()
