@@ -1,6 +1,7 @@
 -- Group cancellation: GreenPool:killall, lg.kill of what spawn_n returns,
 -- and what pool:spawn_n returns when it runs the function inline.
 local lg = require "lgreen"
+local H = require "helper"
 
 -- Yield until cond() holds (the other greenthreads got that far).
 local function until_(cond)
@@ -165,6 +166,17 @@ describe("lg.kill of what spawn_n returns", function()
     lg.sleep(0)
     lg.kill(g)
     assert.equal(1, pool:free())
+  end)
+
+  it("works with lgreen.greenthread required alone (no lgreen.greenlet loaded first)", function()
+    local code, out = H.run([[
+      local gt = require "lgreen.greenthread"
+      local g = gt.spawn_n(function() end)
+      gt.kill(g)
+      print(g.dead)
+    ]])
+    assert.equal(0, code, out)
+    assert.equal("true\n", out)
   end)
 
   it("refuses anything else, naming the argument", function()

@@ -2,6 +2,7 @@
 -- spawn_after, GreenThread:wait/link/unlink/kill/cancel.
 local core = require "lgreen.core"
 local Waiters = require "lgreen.waiters"
+require "lgreen.greenlet"	-- g.dead, g.name...: greenlets' fields
 
 local G, H = core.greenlet, core.hub
 local newgreenlet, getcurrent, Exit = G.new, G.getcurrent, G.GreenletExit
