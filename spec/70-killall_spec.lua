@@ -107,6 +107,24 @@ describe("GreenPool:killall", function()
     assert.equal(0, pool:waiting())
   end)
 
+  it("a member parked in a spawn it runs inline (its pool full) dies, not carries on", function()
+    local pool = lg.GreenPool(1)
+    local parked, carried_on, cleaned = false, false, false
+    pool:spawn(function()
+      local ok = pcall(function()
+        pool:spawn(function() parked = true; lg.sleep(3600) end)	-- inline
+        carried_on = true
+      end)
+      cleaned = not ok
+      if not ok then error(lg.GreenletExit) end
+    end)
+    until_(function() return parked end)
+    pool:killall()
+    assert.is_false(carried_on)
+    assert.is_true(cleaned)
+    assert.equal(1, pool:free())
+  end)
+
   it("from a member of the pool is an error naming killall", function()
     local pool = lg.GreenPool(2)
     local t = pool:spawn(function() return pcall(pool.killall, pool) end)

@@ -136,6 +136,9 @@ local function M_inline(fn, ...)
     site_line = sl, n = false, results = false, failed = false,
     error = false, waiters = false, links = false }, GreenThread)
   run(t, fn, ...)
+  -- GreenletExit here was a kill of the caller (a pool's killall): it goes
+  -- on, so the caller dies instead of carrying on after the spawn
+  if t.failed and t.error == Exit then error(Exit, 0) end
   return t
 end
 
@@ -215,7 +218,7 @@ end
 -- A spawn_n member of a group (GreenPool): owner:_done(g) runs when fn
 -- ends, however it ends, before its error is reported (with the traceback
 -- of where it was raised); and, if g is killed before it ever started,
--- in the killer (kill_greenlet).
+-- in the killer (throw_g).
 local members_n = setmetatable({}, { __mode = "k" })	-- greenlet -> owner
 
 local function run_member(site_fn, site_line, owner, fn, ...)
