@@ -2,6 +2,7 @@
 -- spawn_after, GreenThread:wait/link/unlink/kill/cancel.
 local core = require "lgreen.core"
 local Waiters = require "lgreen.waiters"
+require "lgreen.greenlet"	-- g.dead, g.name...: greenlets' fields
 
 local G, H = core.greenlet, core.hub
 local newgreenlet, getcurrent, Exit = G.new, G.getcurrent, G.GreenletExit
@@ -22,9 +23,11 @@ local GreenThread = {}
 local name_of
 
 -- An uncaught error travels to the report wrapped with its traceback.
+-- One caught already (re-raised by lgreen's own wrappers, lg.serve's)
+-- keeps the traceback of where it was first raised.
 local Caught = {}
 local function on_error(err)
-  if err == Exit then return err end
+  if err == Exit or getmetatable(err) == Caught then return err end
   local tb = traceback(tostring(err), 2)
   -- the frames below the greenthread's function are lgreen's, not the user's
   tb = tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", "")
@@ -37,11 +40,44 @@ local function where(fn, line)
   return src .. ":" .. tostring(line)
 end
 
--- Printed once, to stderr, naming the greenthread and where it was spawned.
-local function report(name, fn, line, caught)
-  stderr:write(("lgreen: uncaught error in greenthread %s spawned at %s:\n%s\n")
-    :format(name, where(fn, line), caught.tb))
+-- How every report names a thread (a greenlet): 0x55d1... or
+-- 'name' (0x55d1...).
+local function label(g)
+  local addr = tostring(g):match("0x%x+") or "?"
+  local n = g.name
+  if n then return ("'%s' (%s)"):format(n, addr) end
+  return addr
+end
+
+-- The program's handler of uncaught errors (lg.on_error), or nil.
+local handler = nil
+
+local function default_report(what, name, at, tb)
+  stderr:write(("lgreen: uncaught error in %s %s spawned at %s:\n%s\n")
+    :format(what, name, at, tb))
   stderr:flush()
+end
+
+-- Once, to the handler, else to stderr, naming the thread (a GreenThread,
+-- or the greenlet spawn_n returned) and where it was spawned.  A handler
+-- that fails falls back to stderr: the error is never lost.
+local function report_error(what, thread, g, fn, line, caught)
+  local name, at = label(g), where(fn, line)
+  local h = handler
+  if h then
+    local ok, herr = pcall(h, caught.err, caught.tb, thread, name, at)
+    if ok then return end
+    default_report(what, name, at, caught.tb)
+    local _, msg = pcall(tostring, herr)
+    stderr:write(("lgreen: the lg.on_error handler failed: %s\n"):format(msg))
+    stderr:flush()
+    return
+  end
+  default_report(what, name, at, caught.tb)
+end
+
+local function report(gt, caught)
+  return report_error("greenthread", gt, gt.greenlet, gt.site_fn, gt.site_line, caught)
 end
 
 local function callable(fn)
@@ -57,7 +93,7 @@ local function run_links(gt)
     local l = links[i]
     local ok, err = xpcall(function() return l[1](gt, unpack(l, 2, l.n)) end, on_error)
     if not ok and getmetatable(err) == Caught then
-      report("link of " .. name_of(gt), gt.site_fn, gt.site_line, err)
+      report_error("a link of greenthread", gt, gt.greenlet, gt.site_fn, gt.site_line, err)
     end
   end
 end
@@ -70,7 +106,8 @@ local function finish(gt, ok, ...)
   else
     local err = ...
     if getmetatable(err) == Caught then
-      report(name_of(gt), gt.site_fn, gt.site_line, err)
+      local owner = gt.owner	-- a TaskGroup takes its members' errors
+      if not (owner and owner:_claim(gt, err.err, err.tb)) then report(gt, err) end
       err = err.err
     end
     gt.failed, gt.error = true, err
@@ -99,6 +136,9 @@ local function M_inline(fn, ...)
     site_line = sl, n = false, results = false, failed = false,
     error = false, waiters = false, links = false }, GreenThread)
   run(t, fn, ...)
+  -- GreenletExit here was a kill of the caller (a pool's killall): it goes
+  -- on, so the caller dies instead of carrying on after the spawn
+  if t.failed and t.error == Exit then error(Exit, 0) end
   return t
 end
 
@@ -150,7 +190,8 @@ local function run_n(site_fn, site_line, fn, ...)
     ok, err = xpcall(function() return fn(unpack(args, 1, n)) end, on_error)
   end
   if not ok and getmetatable(err) == Caught then
-    report(tostring(getcurrent()), site_fn, site_line, err)
+    local g = getcurrent()
+    report_error("greenthread", g, g, site_fn, site_line, err)
   end
 end
 
@@ -174,12 +215,72 @@ function M.spawn_n_at(sf, sl, fn, ...)
   return spawn_n(sf, sl, fn, ...)
 end
 
-GreenThread.__index = GreenThread
+-- A spawn_n member of a group (GreenPool): owner:_done(g) runs when fn
+-- ends, however it ends, before its error is reported (with the traceback
+-- of where it was raised); and, if g is killed before it ever started,
+-- in the killer (throw_g).
+local members_n = setmetatable({}, { __mode = "k" })	-- greenlet -> owner
 
--- The name in reports: "'name'" if gt.greenlet.name is set, else its address.
+local function run_member(site_fn, site_line, owner, fn, ...)
+  local ok, err
+  if xpcall_args then
+    ok, err = xpcall(fn, on_error, ...)
+  else
+    local n, args = select("#", ...), { ... }
+    ok, err = xpcall(function() return fn(unpack(args, 1, n)) end, on_error)
+  end
+  local g = getcurrent()
+  members_n[g] = nil
+  owner:_done(g)
+  if not ok and getmetatable(err) == Caught then
+    report_error("greenthread", g, g, site_fn, site_line, err)
+  end
+end
+
+function M.spawn_member_n(sf, sl, owner, fn, ...)
+  local g = newgreenlet(run_member, hubgreenlet)
+  schedule(g, sf, sl, owner, fn, ...)
+  members_n[g] = owner
+  return g
+end
+
+-- What an inline spawn_n returns: a greenlet that is over (killing it does
+-- nothing), made once.
+local finished_g
+function M.finished()
+  if not finished_g then
+    finished_g = newgreenlet(function() end)
+    finished_g:switch()
+  end
+  return finished_g
+end
+
+-- The message handler that wraps an error with its traceback, for lgreen's
+-- own wrappers that must clean up and raise it again (lg.serve's).
+M.catch = on_error
+
+-- gt.name: its greenlet's name (read and write); other keys as usual.
+GreenThread.__index = function(gt, k)
+  local m = GreenThread[k]
+  if m ~= nil then return m end
+  if k == "name" then return gt.greenlet.name end
+  return nil
+end
+
+GreenThread.__newindex = function(gt, k, v)
+  if k == "name" then
+    if type(v) ~= "string" then
+      error(("bad value for 'name' (string expected, got %s)"):format(type(v)), 2)
+    end
+    gt.greenlet.name = v
+  else
+    rawset(gt, k, v)
+  end
+end
+
+-- The name in reports and tostring: one format for every thread.
 function name_of(gt)
-  local n = gt.greenlet.name
-  return n and ("'" .. n .. "'") or tostring(gt.greenlet):match("0x%x+") or "?"
+  return label(gt.greenlet)
 end
 
 -- Results of the function, or its error raised again (same value).  A
@@ -219,6 +320,27 @@ function GreenThread:unlink(fn)
   return false
 end
 
+-- Raise err in gt (not the running one) where it is blocked, without
+-- yielding: "thrown" (the caller may yield so it dies now), "cancelled"
+-- (it had not started: it never will, and is over already) or nil (it is
+-- not blocked in the hub).
+local function throw_gt(gt, err)
+  local what = throw(gt.greenlet, err)
+  if what == "cancelled" then finish(gt, false, err) end
+  return what
+end
+
+-- The same for a greenlet of the hub (what spawn_n returns).
+local function throw_g(g, err)
+  local what = throw(g, err)
+  local owner = what == "cancelled" and members_n[g]
+  if owner then
+    members_n[g] = nil
+    owner:_done(g)
+  end
+  return what
+end
+
 -- Raise err (default GreenletExit) in it wherever it is blocked; if it has
 -- not started, it never will.  The caller yields so it can die now.
 function GreenThread:kill(err)
@@ -226,12 +348,10 @@ function GreenThread:kill(err)
   if err == nil then err = Exit end
   local g = self.greenlet
   if g == getcurrent() then error(err, 0) end
-  local what = throw(g, err)
-  if what == "cancelled" then
-    finish(self, false, err)
-  elseif what == "thrown" then
+  local what = throw_gt(self, err)
+  if what == "thrown" then
     sleep(0)
-  else
+  elseif what ~= "cancelled" then
     error("GreenThread:kill(): it is not blocked in the hub", 2)
   end
 end
@@ -247,11 +367,100 @@ end
 
 M.GreenThread = GreenThread
 
-function M.kill(gt, err)
-  if getmetatable(gt) ~= GreenThread then
-    error("bad argument #1 to 'kill' (GreenThread expected)", 2)
+local field = G._field
+local function is_greenlet(x)
+  return type(x) == "userdata" and (pcall(field, x, "dead"))
+end
+
+-- kill(x [, err]): x is a GreenThread or what spawn_n returns.
+function M.kill(x, err)
+  if getmetatable(x) == GreenThread then return x:kill(err) end
+  if not is_greenlet(x) or (not x.dead and x.parent ~= hubgreenlet) then
+    error(("bad argument #1 to 'kill' (GreenThread or greenlet of spawn_n expected, got %s)")
+      :format(is_greenlet(x) and "another greenlet" or type(x)), 2)
   end
-  return gt:kill(err)
+  if x.dead then return end
+  if err == nil then err = Exit end
+  if x == getcurrent() then error(err, 0) end
+  local what = throw_g(x, err)
+  if what == "thrown" then
+    sleep(0)
+  elseif what ~= "cancelled" then
+    error("kill(): it is not blocked in the hub", 2)
+  end
+end
+
+-- Raise err in x (a GreenThread or a greenlet of the hub, not the
+-- running one) without yielding, for group kills: "thrown", "cancelled",
+-- or nil if x is over or not blocked in the hub.
+function M.throw(x, err)
+  if x.dead then return nil end
+  if getmetatable(x) == GreenThread then return throw_gt(x, err) end
+  return throw_g(x, err)
+end
+
+-- on_error(fn): uncaught errors of green threads go to
+-- fn(err, traceback, thread, name, site) instead of stderr; nil restores
+-- the default report.
+function M.on_error(fn)
+  if fn ~= nil and not callable(fn) then
+    error(("bad argument #1 to 'on_error' (function or nil expected, got %s)"):format(type(fn)), 2)
+  end
+  handler = fn
+end
+
+-- wait_any(gt1, gt2, ...) or wait_any({gt1, ...}): the first of them to
+-- end, followed by what its wait() returns (its error raised again).
+local function threads_of(...)
+  local first, n = ..., select("#", ...)
+  if n == 1 and type(first) == "table" and getmetatable(first) ~= GreenThread then
+    for i = 1, #first do
+      if getmetatable(first[i]) ~= GreenThread then
+        error(("bad argument #1 to 'wait_any' (GreenThread expected at index %d, got %s)")
+          :format(i, type(first[i])), 3)
+      end
+    end
+    if #first == 0 then error("bad argument #1 to 'wait_any' (no GreenThread given)", 3) end
+    return first, #first
+  end
+  local list = { ... }
+  for i = 1, n do
+    if getmetatable(list[i]) ~= GreenThread then
+      error(("bad argument #%d to 'wait_any' (GreenThread expected, got %s)")
+        :format(i, type(list[i])), 3)
+    end
+  end
+  if n == 0 then error("bad argument #1 to 'wait_any' (GreenThread expected, got no value)", 3) end
+  return list, n
+end
+
+local function first_dead(list, n)
+  for i = 1, n do
+    if list[i].dead then return list[i] end
+  end
+end
+
+function M.wait_any(...)
+  local list, n = threads_of(...)
+  local winner = first_dead(list, n)
+  if not winner then
+    local me = getcurrent()
+    for i = 1, n do
+      if list[i].greenlet == me then
+        error("wait_any(): a greenthread cannot wait for itself", 2)
+      end
+    end
+    local w = Waiters.new()
+    local function wake() w:wake_one() end
+    for i = 1, n do list[i]:link(wake) end
+    local ok, err = pcall(function()
+      repeat w:wait() until first_dead(list, n)
+    end)
+    for i = 1, n do list[i]:unlink(wake) end
+    if not ok then error(err, 0) end
+    winner = first_dead(list, n)
+  end
+  return winner, winner:wait()
 end
 
 return M

@@ -21,6 +21,8 @@ local lg = {
   spawn_n = gthread.spawn_n,
   spawn_after = gthread.spawn_after,
   kill = gthread.kill,
+  wait_any = gthread.wait_any,
+  on_error = gthread.on_error,
   GreenThread = gthread.GreenThread,
 
   sleep = H.sleep,	-- sleep([seconds]); 0 or none: yield to all ready
@@ -30,6 +32,7 @@ local lg = {
 
   GreenPool = pool.GreenPool,
   GreenPile = pool.GreenPile,
+  TaskGroup = pool.TaskGroup,
   Event = require "lgreen.event",
   Semaphore = sem.Semaphore,
   BoundedSemaphore = sem.BoundedSemaphore,

@@ -4,11 +4,13 @@ local gt = require "lgreen.greenthread"
 local Waiters = require "lgreen.waiters"
 local Queue = require("lgreen.queue").LightQueue
 
-local spawn, spawn_at, spawn_n_at, callable = gt.spawn, gt.spawn_at, gt.spawn_n_at, gt.callable
+local spawn_at, callable = gt.spawn_at, gt.callable
+local spawn_member_n, throw = gt.spawn_member_n, gt.throw
 local core = require "lgreen.core"
 local getcurrent, site = core.greenlet.getcurrent, core.hub.site
-local error, type, select, setmetatable, getmetatable, pcall =
-  error, type, select, setmetatable, getmetatable, pcall
+local Exit = core.greenlet.GreenletExit
+local error, type, select, setmetatable, getmetatable, pcall, next, pairs =
+  error, type, select, setmetatable, getmetatable, pcall, next, pairs
 local unpack = unpack or table.unpack
 
 local GreenPool = {}
@@ -39,8 +41,9 @@ end
 local function Pool(size)
   if size == nil then size = 1000 end
   check_size(size, 2)
+  -- members: greenlet -> its GreenThread (spawn) or true (spawn_n)
   local pool = setmetatable({ size = size, nrunning = 0, members = {},
-    slots = false, idle = Waiters.new() }, GreenPool)
+    slots = false, idle = Waiters.new(), gone = false }, GreenPool)
   pool.slots = Waiters.new(pool, refund_slot)
   return pool
 end
@@ -57,7 +60,10 @@ end
 local function give(pool, g)
   pool.members[g] = nil
   pass_slot(pool)
+  if pool.gone then pool.gone:wake_all() end	-- killall waits on it
 end
+
+GreenPool._done = give	-- a spawn_n member is over (greenthread.lua)
 
 local function done(gthread, pool)
   give(pool, gthread.greenlet)
@@ -85,32 +91,66 @@ local function spawned(pool, ok, ...)
   return ...
 end
 
+-- A member reported as spawned at sf, sl (the user's line).
+local function spawn_member(pool, sf, sl, fn, ...)
+  take(pool)
+  local t = spawned(pool, pcall(spawn_at, sf, sl, fn, ...))
+  pool.members[t.greenlet] = t
+  t:link(done, pool)
+  return t
+end
+
 function GreenPool:spawn(fn, ...)
   check_fn(fn, "spawn")
   if inline(self) then return gt.inline(fn, ...) end
   local sf, sl = site(2)
-  take(self)
-  local t = spawned(self, pcall(spawn_at, sf, sl, fn, ...))
-  self.members[t.greenlet] = true
-  t:link(done, self)
-  return t
+  return spawn_member(self, sf, sl, fn, ...)
 end
 
-local function run_n(pool, fn, ...)
-  pool.members[getcurrent()] = true
-  local function settle(ok, ...)
-    give(pool, getcurrent())
-    if not ok then error((...), 0) end
+-- spawn_n reported as spawned at sf, sl; returns the greenlet.  Inline (a
+-- member into its own full pool), fn runs in the caller, so its errors, a
+-- kill or a Timeout aimed at the caller go on in the caller; it returns a
+-- greenlet that is over, as spawn_n returns a greenlet in any case.
+local function spawn_n_at(pool, sf, sl, fn, ...)
+  if inline(pool) then
+    fn(...)
+    return gt.finished()
   end
-  return settle(pcall(fn, ...))
+  take(pool)
+  local g = spawned(pool, pcall(spawn_member_n, sf, sl, pool, fn, ...))
+  pool.members[g] = true
+  return g
 end
 
 function GreenPool:spawn_n(fn, ...)
   check_fn(fn, "spawn_n")
-  if inline(self) then return fn(...) end
   local sf, sl = site(2)
-  take(self)
-  return spawned(self, pcall(spawn_n_at, sf, sl, run_n, self, fn, ...))
+  return spawn_n_at(self, sf, sl, fn, ...)
+end
+
+-- Kill every member (spawn's and spawn_n's) with err (default
+-- GreenletExit), and wait until none is left: like gevent's Pool.kill, it
+-- also kills members that blocked spawners start meanwhile.
+function GreenPool:killall(err)
+  if self.members[getcurrent()] then
+    error("GreenPool:killall(): called from a member of the pool", 2)
+  end
+  if err == nil then err = Exit end
+  local dying = {}
+  while next(self.members) do
+    local list = {}	-- a kill runs links, which may spawn: not during pairs
+    for g, m in pairs(self.members) do
+      if not dying[g] then
+        dying[g] = true
+        list[#list + 1] = m == true and g or m
+      end
+    end
+    for i = 1, #list do throw(list[i], err) end
+    if next(self.members) then
+      self.gone = self.gone or Waiters.new()
+      self.gone:wait()
+    end
+  end
 end
 
 -- Wait until no greenthread of the pool runs.
@@ -160,15 +200,16 @@ local function inputs(...)
   end
 end
 
-local function mapper(pool, fn, next_args)
+-- Members and errors are reported as spawned at sf, sl: the imap call.
+local function mapper(pool, fn, next_args, sf, sl)
   local results = Queue()
   local function produce()
     for args in next_args do
-      results:put(pool:spawn(fn, unpack(args, 1, args.n)))
+      results:put(spawn_member(pool, sf, sl, fn, unpack(args, 1, args.n)))
     end
     results:put(false)	-- end of input
   end
-  spawn(produce)
+  spawn_at(sf, sl, produce)
   return function()
     local t = results:get()
     if not t then return nil end
@@ -177,7 +218,8 @@ local function mapper(pool, fn, next_args)
 end
 
 function GreenPool:imap(fn, ...)
-  return mapper(self, fn, inputs(...))
+  local sf, sl = site(2)
+  return mapper(self, fn, inputs(...), sf, sl)
 end
 
 -- starmap(fn, args_list): fn(unpack(args)) for each args table.
@@ -200,7 +242,8 @@ function GreenPool:starmap(fn, list)
   else
     error("bad argument #2 to 'starmap' (table or iterator expected)", 2)
   end
-  return mapper(self, fn, nxt)
+  local sf, sl = site(2)
+  return mapper(self, fn, nxt, sf, sl)
 end
 
 -- GreenPile: spawn into a pool, read results back in spawn order.
@@ -215,7 +258,13 @@ end
 
 function GreenPile:spawn(fn, ...)
   check_fn(fn, "spawn")
-  local t = self.pool:spawn(fn, ...)	-- may raise, or be killed waiting: no hole
+  local pool, t = self.pool, nil
+  if inline(pool) then	-- may raise, or be killed waiting: no hole
+    t = gt.inline(fn, ...)
+  else
+    local sf, sl = site(2)
+    t = spawn_member(pool, sf, sl, fn, ...)
+  end
   self.last = self.last + 1
   self.threads[self.last] = t
 end
@@ -233,4 +282,102 @@ GreenPile.__call = GreenPile.next	-- for result in pile do ... end
 
 function GreenPile:used() return self.last - self.first + 1 end
 
-return { GreenPool = Pool, GreenPile = Pile }
+-- TaskGroup: members whose first error cancels the others (Python's
+-- asyncio.TaskGroup, trio's nursery).  The first error is kept for wait()
+-- and not reported; the others are killed with GreenletExit (so their
+-- cleanup runs) and are not reported either.
+local TaskGroup = {}
+TaskGroup.__index = TaskGroup
+
+local function Group()
+  return setmetatable({ threads = {}, n = 0, live = 0, members = {},
+    failed = false, error = nil, traceback = nil, killing = nil,
+    idle = Waiters.new() }, TaskGroup)
+end
+
+local function member_done(t, tg)
+  tg.members[t.greenlet] = nil
+  tg.live = tg.live - 1
+  if tg.live == 0 then tg.idle:wake_all() end
+end
+
+-- Raise err in every live member, without yielding.
+local function cancel(tg, err)
+  local threads = tg.threads
+  for i = 1, tg.n do
+    local t = threads[i]
+    if not t.dead and t.greenlet ~= getcurrent() then throw(t, err) end
+  end
+end
+
+-- A member failed with err (greenthread.lua's finish asks): true if the
+-- group takes the error, so it is not reported as uncaught.
+function TaskGroup:_claim(t, err, tb)
+  if self.killing ~= nil and err == self.killing then return true end
+  if self.failed then return false end	-- a later error: reported
+  self.failed, self.error, self.traceback = true, err, tb
+  cancel(self, Exit)
+  return true
+end
+
+function TaskGroup:spawn(fn, ...)
+  check_fn(fn, "spawn")
+  if self.failed then
+    error("TaskGroup:spawn(): the group was cancelled by an error", 2)
+  end
+  local sf, sl = site(2)
+  local t = spawn_at(sf, sl, fn, ...)
+  t.owner = self
+  self.n = self.n + 1
+  self.threads[self.n] = t
+  self.members[t.greenlet] = t
+  self.live = self.live + 1
+  t:link(member_done, self)
+  return t
+end
+
+local function wait_members(tg)
+  while tg.live > 0 do tg.idle:wait() end
+end
+
+-- Kill every member with err (default GreenletExit) and wait until they
+-- are over.  With an err, wait() raises it afterwards.
+function TaskGroup:kill(err)
+  if self.members[getcurrent()] then
+    error("TaskGroup:kill(): called from a member of the group", 2)
+  end
+  if err ~= nil and err ~= Exit then
+    self.killing = err
+    if not self.failed then self.failed, self.error = true, err end
+  end
+  cancel(self, err == nil and Exit or err)
+  wait_members(self)
+end
+
+-- Wait until every member is over: the first result of each, in spawn
+-- order (nil for one killed from outside), or the first error raised again
+-- once the others are over.  If wait() itself is interrupted (a kill, a
+-- Timeout), the members are killed and waited for before that goes on.
+function TaskGroup:wait()
+  if self.members[getcurrent()] then
+    error("TaskGroup:wait(): called from a member of the group", 2)
+  end
+  local ok, err = pcall(wait_members, self)
+  if not ok then
+    cancel(self, Exit)
+    wait_members(self)
+    error(err, 0)
+  end
+  if self.failed then error(self.error, 0) end
+  local out, threads = {}, self.threads
+  for i = 1, self.n do
+    local t = threads[i]
+    if not t.failed then out[i] = t.results[1] end
+  end
+  return unpack(out, 1, self.n)
+end
+
+function TaskGroup:running() return self.live end
+
+-- lg.serve spawns each handler reported as spawned at the lg.serve call.
+return { GreenPool = Pool, GreenPile = Pile, TaskGroup = Group, spawn_n_at = spawn_n_at }

@@ -14,12 +14,13 @@
 -- UDP's sendto takes numeric addresses only, as in LuaSocket.
 local core = require "lgreen.core"
 local pool = require "lgreen.pool"
+local gthread = require "lgreen.greenthread"
 local resolve = require "lgreen.resolve"
 local args = require "lgreen.args"
 
 local C = core.socket
+local site, getinfo = core.hub.site, debug.getinfo
 local error, type, tostring, select = error, type, tostring, select
-local traceback = debug.traceback
 
 local S = {}
 local methods = {}
@@ -165,9 +166,10 @@ function S.bind(host, port, backlog)
 end
 
 -- One connection: the handler runs, the connection is closed whatever
--- happens, and an error goes on to the pool's report.
+-- happens, and an error goes on to the pool's report with the traceback
+-- of where it was raised (gthread.catch keeps it).
 local function serve_one(handler, client)
-  local ok, err = xpcall(function() return handler(client) end, traceback)
+  local ok, err = xpcall(function() return handler(client) end, gthread.catch)
   client:close()
   if not ok then error(err, 0) end
 end
@@ -185,11 +187,17 @@ function S.serve(server, handler, concurrency)
     argerror(3, "serve", "positive number expected")
   end
   local p = pool.GreenPool(concurrency or 1000)
+  -- Handlers' errors name the lg.serve call, else (serve run by spawn_n,
+  -- or tail-called) where the handler is defined: the user's code.
+  local sf, sl = site(2)
+  if not sf or getinfo(sf, "S").what == "C" then
+    sf, sl = handler, getinfo(handler, "S").linedefined
+  end
   local result, err = true, nil
   while true do
     local client, e = server:accept()
     if client then
-      p:spawn_n(serve_one, handler, client)
+      pool.spawn_n_at(p, sf, sl, serve_one, handler, client)
     elseif e == "closed" then
       break
     elseif e ~= "timeout" then
