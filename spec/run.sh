@@ -54,9 +54,9 @@ ctests() {
     c/switch_x86_64.S c/switch_aarch64.S &&
   cc -O2 -Wall -DLG_UCONTEXT=1 -o "$dir/test/switch_check_uc" \
     spec/c/switch_check.c c/switch.c || return 1
-  cc -O1 -g -Wall -o "$dir/test/slab_check" spec/c/slab_check.c c/stack.c \
+  cc -O1 -g -Wall -o "$dir/test/slice_check" spec/c/slice_check.c c/stack.c \
     c/switch.c c/switch_x86_64.S c/switch_aarch64.S -ldl -lpthread || return 1
-  tally "C: slab stacks past the guarded budget" "$dir/test/slab_check"
+  tally "C: slices copied on and off a shared stack" "$dir/test/slice_check"
   tally "C: context switch (asm)" "$dir/test/switch_check"
   tally "C: context switch (ucontext)" "$dir/test/switch_check_uc"
   cc -O1 -g -I/usr/include/luajit-2.1 spec/c/two_vms.c -o "$dir/test/two_vms_luajit" \
