@@ -110,6 +110,7 @@ int lg_stack_map(lg_stackpool *p, size_t size, lg_stack *s)
   s->lo = m + LG_GUARD;
   s->size = size;
   s->shared = 0;
+  s->poisoned = 0;
   s->label = NULL;
   s->owner = NULL;
   lg_stack_register(s);
@@ -200,6 +201,10 @@ int lg_slice_save(lg_slice *sl, const lg_stack *s, const char *sp)
 
 void lg_slice_restore(lg_slice *sl, lg_stack *s)
 {
+#if LG_ASAN
+  if (s->poisoned) mprotect(s->lo, s->size, PROT_READ | PROT_WRITE);
+  s->poisoned = 0;
+#endif
   lg_unpoison(s);		/* clears the shadow of earlier occupants too */
   lg_copy(lg_stack_top(s) - sl->len, sl->buf, sl->len);
   sl->len = 0;
@@ -212,10 +217,15 @@ void lg_slice_free(lg_slice *sl)
   sl->len = sl->cap = 0;
 }
 
+/* Poisoned for ASan's instrumented code, and PROT_NONE for all the rest
+** (libev reads its watchers uninstrumented): a touch faults at once, before
+** another slice could overwrite what was touched, and ASan reports it. */
 void lg_stack_poison(lg_stack *s)
 {
 #if LG_ASAN
   __asan_poison_memory_region(s->lo, s->size);
+  if (!s->poisoned) mprotect(s->lo, s->size, PROT_NONE);
+  s->poisoned = 1;
 #else
   (void)s;
 #endif

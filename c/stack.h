@@ -25,6 +25,7 @@ typedef struct lg_stack {
   size_t size;		/* usable bytes */
   unsigned vgid;	/* valgrind's stack id (LG_VALGRIND builds) */
   unsigned char shared;	/* a VM's shared stack: slices come and go */
+  unsigned char poisoned; /* LG_ASAN: no slice in place, PROT_NONE */
   const char *label;	/* name of who runs on it, or NULL: ... */
   const void *owner;	/* ... its address, for the overflow report */
 } lg_stack;

@@ -16,6 +16,8 @@ CORE="spec/01-greenlet_spec.lua spec/02-anywhere_spec.lua spec/03-jit_spec.lua s
 HUB="spec/10-hub_spec.lua spec/11-greenthread_spec.lua spec/12-sync_spec.lua spec/13-queue_spec.lua spec/14-pool_spec.lua spec/15-timeout_spec.lua spec/16-io_spec.lua spec/17-socket_spec.lua spec/19-process_spec.lua spec/20-signal_spec.lua"
 # (the resolver's LD_PRELOAD subprocesses do not mix with ASan's preload)
 IO="spec/18-resolve_spec.lua --exclude-tags=subprocess"
+# stack slicing: ASan makes shared stacks nobody runs on PROT_NONE
+HUB="$HUB spec/51-frames_spec.lua spec/52-slices_spec.lua"
 
 # tally NAME CMD...: run a TAP producer, count its results.  A non-zero exit
 # with no "not ok" (a crash), or no result at all, counts as one failure.
@@ -83,6 +85,10 @@ case "$mode" in
   make -s build BUILD=build/ucontext UCONTEXT=1 || exit 1
   XENV="LGREEN_SWITCH=ucontext LGREEN_BUILD=build/ucontext"
   tally "busted luajit, ucontext switch" bust luajit build/ucontext $CORE
+  # the core specs again with every greenlet on a private stack
+  XENV="LGREEN_STACK=private"
+  tally "busted luajit, private stacks" bust luajit build $CORE
+  tally "busted lua5.4, private stacks" bust lua5.4 build $CORE
   ;;
 --asan)
   make -s build BUILD=build/asan ASAN=1 || exit 1
