@@ -101,6 +101,7 @@ static void lg_place(lg_greenlet *t)
     lg_ctx_make(&t->ctx, lg_stack_lo(&sh->stack), sh->stack.size,
 		lg_greenlet_main);
   sh->occupant = t;
+  t->vm->nplaced++;
   sh->stack.label = t->name;
   sh->stack.owner = t;
 }
@@ -192,6 +193,7 @@ static void lg_swap(lg_vm *vm, lg_greenlet *self, lg_greenlet *t, int dying)
       lg_place(t);
     } else {			/* we run on t's stack: the switcher copies */
       vm->hopto = t;
+      vm->nhops++;
       to = &vm->swctx;
       arg = vm;
       ts = &vm->swstack;

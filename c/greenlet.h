@@ -90,6 +90,7 @@ typedef struct lg_vm {
   lg_ctx swctx;			/* the switcher: copies slices for a hop */
   lg_stack swstack;		/* its private stack, mapped on first hop */
   lg_greenlet *hopto;		/* who the switcher places and resumes */
+  size_t nplaced, nhops;	/* slices placed, hops through the switcher */
 #if LG_ASAN
   void *swfake;			/* the switcher's ASan fake stack */
   const void *main_lo;		/* main C stack bounds, learnt from ASan */

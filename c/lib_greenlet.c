@@ -240,6 +240,23 @@ static int gl_stats(lua_State *L)
     lua_pushinteger(L, n);
     lua_setfield(L, -2, "shared_stacks");
   }
+  {				/* O(live greenlets): for tests and tuning */
+    size_t bytes = 0, n = 0;
+    lg_greenlet *g;
+    for (g = vm->live.next; g != &vm->live; g = g->next)
+      if (g->slice.len) {
+	bytes += g->slice.cap;
+	n++;
+      }
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_setfield(L, -2, "slices");
+    lua_pushinteger(L, (lua_Integer)bytes);
+    lua_setfield(L, -2, "slice_bytes");
+  }
+  lua_pushinteger(L, (lua_Integer)vm->nplaced);
+  lua_setfield(L, -2, "slices_placed");
+  lua_pushinteger(L, (lua_Integer)vm->nhops);
+  lua_setfield(L, -2, "hops");
   lua_pushinteger(L, (lua_Integer)vm->nlive);
   lua_setfield(L, -2, "live");
   lua_pushstring(L, vm->defshared ? "shared" : "private");

@@ -123,6 +123,29 @@ function M.spawn(fn, ...)
   return gt
 end
 
+-- spawn_with(opts, fn, ...): spawn with greenlet options: name, stack
+-- ("shared" or "private"), stack_size (bytes, a private stack).
+function M.spawn_with(opts, fn, ...)
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'spawn_with' (options table expected, got %s)")
+      :format(type(opts)), 2)
+  end
+  if not callable(fn) then
+    error(("bad argument #2 to 'spawn_with' (function expected, got %s)"):format(type(fn)), 2)
+  end
+  local ok, g = pcall(newgreenlet, run, hubgreenlet, opts)
+  if not ok then
+    local why = tostring(g):match("%((.*)%)$") or tostring(g)
+    error("bad argument #1 to 'spawn_with' (" .. why .. ")", 2)
+  end
+  local sf, sl = site(2)
+  local gt = setmetatable({ greenlet = g, dead = false, site_fn = sf,
+    site_line = sl, n = false, results = false, failed = false,
+    error = false, waiters = false, links = false }, GreenThread)
+  schedule(g, gt, fn, ...)
+  return gt
+end
+
 function M.spawn_after(seconds, fn, ...)
   if type(seconds) ~= "number" or seconds < 0 then
     error("bad argument #1 to 'spawn_after' (seconds must be a number >= 0)", 2)
