@@ -68,6 +68,7 @@
 #endif
 
 #include "stack.h"
+#include "switch.h"
 
 
 
@@ -259,9 +260,10 @@ void lg_stack_strerror(lg_stackpool *p, int err, size_t size, char *buf, size_t 
   if (err == ENOMEM && maxmap > 0 && lg_map_count() + 8 >= maxmap)
     snprintf(buf, n, "cannot map a greenlet stack: %zu stacks are mapped and "
 	     "each takes 2 of the kernel's vm.max_map_count = %ld memory "
-	     "mappings; use shared stacks (opts.stack = \"shared\"), let "
-	     "greenlets finish, or raise the limit (sysctl -w "
-	     "vm.max_map_count=%ld)", p->nmapped, maxmap, maxmap * 4);
+	     "mappings; %slet greenlets finish, or raise the limit (sysctl -w "
+	     "vm.max_map_count=%ld)", p->nmapped, maxmap,
+	     LG_UCONTEXT ? "" : "use shared stacks (opts.stack = \"shared\"), ",
+	     maxmap * 4);
   else
     snprintf(buf, n, "cannot map a greenlet stack of %zu KiB (%zu mapped): %s",
 	     size / 1024, p->nmapped, strerror(err));
