@@ -57,6 +57,7 @@
 /* before our headers: they make what follows hidden */
 #if LG_VALGRIND
 #include <valgrind/valgrind.h>
+#include <valgrind/memcheck.h>
 #endif
 #if LG_ASAN
 #include <sanitizer/asan_interface.h>
@@ -207,6 +208,14 @@ void lg_slice_restore(lg_slice *sl, lg_stack *s)
   s->poisoned = 0;
 #endif
   lg_unpoison(s);		/* clears the shadow of earlier occupants too */
+#if LG_VALGRIND
+  /* memcheck took what lies below the last occupant's stack pointer for
+  ** dead: make room for this slice (or a fresh first frame) */
+  {
+    size_t room = sl->len > 256 ? sl->len : 256;
+    VALGRIND_MAKE_MEM_UNDEFINED(lg_stack_top(s) - room, room);
+  }
+#endif
   lg_copy(lg_stack_top(s) - sl->len, sl->buf, sl->len);
   sl->len = 0;
 }
