@@ -115,4 +115,26 @@ describe("greenlets of one shared stack", function()
     end
     if shared then assert.is_true(greenlet.stats().hops >= hops0 + 4 * 200) end
   end)
+
+  it("a greenlet dying into a parent on its own stack hands over its results", function()
+    local main = greenlet.getcurrent()
+    local p = greenlet.new(function()
+      local got
+      local d = deep(60, function() got = main:switch("parked") end)
+      return d, got
+    end, { stack = "shared" })
+    assert.equal("parked", p:switch())
+    -- three more from main: the next one lands on p's stack
+    for _ = 1, 3 do greenlet.new(function() main:switch() end, { stack = "shared" }):switch() end
+    local hops0 = greenlet.stats().hops
+    local c = greenlet.new(function(x)
+      local t = {}
+      for i = 1, 100 do t[i] = i end
+      return x + #t
+    end, p, { stack = "shared" })
+    -- c's 105 comes back out of p's switch, under p's 60 levels
+    assert.same({ expect(60), 105 }, { c:switch(5) })
+    assert.is_true(c.dead and p.dead)
+    if shared then assert.equal(hops0 + 1, greenlet.stats().hops) end
+  end)
 end)
