@@ -11,7 +11,8 @@ local function nest(k)	-- C recursion: gsub calls back into Lua
   return (("x"):gsub("x", function() return nest(k - 1) end))
 end
 local ev = lg.Event()
-for i = 1, 25000 do lg.spawn_n(function() ev:wait() end) end
+local shared = { stack = "shared" }	-- whatever LGREEN_STACK says
+for i = 1, 25000 do lg.spawn_with(shared, function() ev:wait() end) end
 lg.sleep(0)
 io.stdout:write("parked ", greenlet.stats().live - 1, " on ",
   greenlet.stats().shared_stacks, " shared stacks\n")
@@ -24,7 +25,7 @@ describe("stack overflow on a shared stack", function()
   if H.vm == "luajit" then
     it("prints one line naming the greenlet, with 25,000 others parked", function()
       local code, out = H.run(prelude .. [[
-        lg.spawn_with({ name = "deep" }, function() return pcall(nest, 1e6) end):wait()
+        lg.spawn_with({ name = "deep", stack = "shared" }, function() return pcall(nest, 1e6) end):wait()
         print("not reached")
       ]])
       assert.equal(2, code)
@@ -38,7 +39,7 @@ describe("stack overflow on a shared stack", function()
 
     it("names an unnamed one by address", function()
       local code, out = H.run(prelude .. [[
-        lg.spawn(function() nest(1e6) end):wait()
+        lg.spawn_with(shared, function() nest(1e6) end):wait()
       ]])
       assert.equal(2, code)
       assert.matches("\nlgreen: stack overflow in greenlet 0x%x+ %(shared stack size", out)
@@ -46,7 +47,7 @@ describe("stack overflow on a shared stack", function()
   else
     it("is caught by " .. H.vm .. "'s own C stack limit, and the parked ones go on", function()
       local code, out = H.run(prelude .. [[
-        local ok, err = lg.spawn(function() return pcall(nest, 1e6) end):wait()
+        local ok, err = lg.spawn_with(shared, function() return pcall(nest, 1e6) end):wait()
         print(ok, err)
         ev:send(true)
         lg.run()
