@@ -32,10 +32,15 @@
 **   libev callback or a C thread may touch while it is suspended lives in
 **   heap objects (greenlet, hubnode, socket structs).  The ASan build
 **   (LG_ASAN) checks it: every switch away from a shared-stack greenlet
-**   copies its slice out and poisons the whole shared stack until a slice
-**   is copied back, so a touch of a suspended greenlet's frame is reported.
-**   The copies are not instrumented, and restoring clears the stale shadow
-**   of earlier occupants' frames.
+**   copies its slice out and makes the whole shared stack ASan-poisoned and
+**   PROT_NONE until a slice is copied back, so a touch of a suspended
+**   greenlet's frame is reported where it happens (by ASan, or as a SEGV
+**   for code it does not instrument, like libev).  The copies are not
+**   instrumented, restoring clears the stale shadow of earlier occupants'
+**   frames, and ASan's fiber switches are told the shared stack's bounds
+**   (the switcher's own for a hop).  Valgrind builds register shared
+**   stacks like private ones and mark a slice's bytes addressable before
+**   copying it back.
 ** - Overflow: every stack has the guard; lg_stack_current is the stack the
 **   running greenlet is on (the shared one, labelled with its occupant), so
 **   the SIGSEGV reporter names the right greenlet.
