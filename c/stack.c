@@ -78,11 +78,22 @@
 
 
 
+static long lg_max_map_count(void);
+
+/* Mappings left to the rest of the process when private stacks took all
+** they may: malloc arenas, LuaJIT's machine code, libraries (a JIT that
+** cannot map code panics). */
+#define LG_MAP_RESERVE	1024
+
 void lg_stack_poolinit(lg_stackpool *p, size_t defsize)
 {
+  long maxmap = lg_max_map_count();
   memset(p, 0, sizeof(*p));
   p->pagesize = (size_t)sysconf(_SC_PAGESIZE);
   p->defsize = defsize;
+  if (maxmap <= 0) maxmap = 65530;
+  p->maxmapped = maxmap > 4 * LG_MAP_RESERVE ?
+		 (size_t)(maxmap - LG_MAP_RESERVE) / 2 : (size_t)maxmap / 4;
 }
 
 static size_t roundpage(lg_stackpool *p, size_t n)
@@ -132,6 +143,7 @@ int lg_stack_get(lg_stackpool *p, size_t size, lg_stack *s)
     *s = p->free[--p->nfree];
     return 0;
   }
+  if (p->nmapped >= p->maxmapped) return ENOMEM;	/* lg_stack_strerror */
   return lg_stack_map(p, size, s);
 }
 
@@ -271,7 +283,8 @@ static long lg_map_count(void)	/* lines of /proc/self/maps */
 void lg_stack_strerror(lg_stackpool *p, int err, size_t size, char *buf, size_t n)
 {
   long maxmap = lg_max_map_count();
-  if (err == ENOMEM && maxmap > 0 && lg_map_count() + 8 >= maxmap)
+  if (err == ENOMEM && maxmap > 0 &&
+      (p->nmapped >= p->maxmapped || lg_map_count() + 8 >= maxmap))
     snprintf(buf, n, "cannot map a greenlet stack: %zu stacks are mapped and "
 	     "each takes 2 of the kernel's vm.max_map_count = %ld memory "
 	     "mappings; %slet greenlets finish, or raise the limit (sysctl -w "

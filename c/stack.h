@@ -42,6 +42,8 @@ typedef struct lg_stackpool {
   int nfree;			/* entries used in free[] */
   size_t defsize;		/* default usable size for this VM */
   size_t nmapped;		/* stacks mapped now (used + pooled + shared) */
+  size_t maxmapped;		/* private stacks stop here: vm.max_map_count
+				   less room for everything else, halved */
   size_t pagesize;		/* from sysconf, cached */
 } lg_stackpool;
 
