@@ -12,9 +12,9 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if LG_ASAN	/* before our headers: they make what follows hidden */
 #include <sanitizer/common_interface_defs.h>
@@ -230,7 +230,8 @@ static void lg_anchor(lua_State *L, lg_vm *vm, int idx)
 }
 
 /* Give a new greenlet (userdata at idx on L) its stack and a context that
-** enters lg_greenlet_main (on a shared stack: when it is first placed).  From now until it dies it needs its __gc (an
+** enters lg_greenlet_main (on a shared stack: when it is first placed).
+** From now until it dies it needs its __gc (an
 ** unreachable suspended greenlet is killed); new and dead ones do not, and
 ** without one the collector frees them in one cycle, with no finalizer
 ** call.  Returns 0 or an errno. */
@@ -604,8 +605,9 @@ static int lg_vm_gc(lua_State *L)
 {
   lg_vm *vm = (lg_vm *)lua_touserdata(L, 1);
   lg_greenlet *g, *next;
-  vm->closed = 1;
+  lg_shstack *mine = vm->current ? vm->current->sh : NULL;
   int i;
+  vm->closed = 1;
   for (g = vm->live.next; g != &vm->live; g = next) {
     next = g->next;
     if (g->sh) lg_slice_free(&g->slice);
@@ -613,7 +615,7 @@ static int lg_vm_gc(lua_State *L)
   }
   if (vm->released.lo) lg_stack_unmap(&vm->pool, &vm->released);
   for (i = 0; i < LG_NSHARED; i++)
-    if (vm->sh[i].stack.lo && vm->current->sh != &vm->sh[i])
+    if (vm->sh[i].stack.lo && &vm->sh[i] != mine)	/* we may run on it */
       lg_stack_unmap(&vm->pool, &vm->sh[i].stack);
   if (vm->swstack.lo) lg_stack_unmap(&vm->pool, &vm->swstack);
   lg_stack_drain(&vm->pool);
