@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if LG_ASAN	/* before our headers: they make what follows hidden */
 #include <sanitizer/common_interface_defs.h>
@@ -181,6 +182,83 @@ int lg_greenlet_hook(lua_State *L, lg_vm *vm)
   return 0;
 }
 
+/* -- Shared stacks (the rules are at the top of stack.c) ----------------- */
+
+static void lg_greenlet_main(void *arg);
+
+#if !LG_UCONTEXT
+/* Save the occupant's slice of sh (if any) and leave sh empty. */
+static void lg_evict(lg_shstack *sh)
+{
+  lg_greenlet *c = sh->occupant;
+  if (c && lg_slice_save(&c->slice, &sh->stack, (const char *)c->ctx.sp)) {
+    static const char msg[] = "lgreen: out of memory saving the stack slice "
+			      "of a suspended greenlet\n";
+    if (write(2, msg, sizeof(msg) - 1) < 0) { /* nothing left to do */ }
+    abort();			/* mid-switch: nothing can be raised */
+  }
+  sh->occupant = NULL;
+}
+
+/* Put t's frames in place on its shared stack: save the occupant's slice,
+** copy t's back (a new t gets a fresh first frame).  Never runs on t->sh. */
+static void lg_place(lg_greenlet *t)
+{
+  lg_shstack *sh = t->sh;
+  lg_evict(sh);
+  lg_slice_restore(&t->slice, &sh->stack);
+  if (t->ctx.sp == NULL)
+    lg_ctx_make(&t->ctx, lg_stack_lo(&sh->stack), sh->stack.size,
+		lg_greenlet_main);
+  sh->occupant = t;
+  t->vm->nplaced++;
+  sh->stack.label = t->name;
+  sh->stack.owner = t;
+}
+
+/* The switcher: a private context that places vm->hopto for a greenlet
+** that cannot, being on the same shared stack, then swaps into it. */
+static void lg_switcher(void *arg)
+{
+  lg_vm *vm = (lg_vm *)arg;
+  for (;;) {
+    lg_greenlet *t = vm->hopto;
+#if LG_ASAN
+    __sanitizer_finish_switch_fiber(vm->swfake, NULL, NULL);
+#endif
+    lg_place(t);
+#if LG_ASAN
+    __sanitizer_start_switch_fiber(&vm->swfake, lg_stack_lo(&t->sh->stack),
+				   t->sh->stack.size);
+#endif
+    lg_ctx_swap(&vm->swctx, &t->ctx, t);
+  }
+}
+
+/* Pin a new greenlet to a shared stack, round robin, skipping the one the
+** running greenlet is on (a switch to it would need a hop).  Maps stacks
+** and the switcher on first use.  0 or an errno. */
+static int lg_pickshared(lg_vm *vm, lg_greenlet *g)
+{
+  lg_shstack *sh = &vm->sh[vm->nextsh++ % LG_NSHARED];
+  int err;
+  if (sh == vm->current->sh) sh = &vm->sh[vm->nextsh++ % LG_NSHARED];
+  if (LG_UNLIKELY(sh->stack.lo == NULL)) {
+    if (vm->swstack.lo == NULL) {
+      if ((err = lg_stack_map(&vm->pool, 2 * LG_STACK_MIN, &vm->swstack)))
+	return err;
+      lg_ctx_make(&vm->swctx, lg_stack_lo(&vm->swstack), vm->swstack.size,
+		  lg_switcher);
+    }
+    if ((err = lg_stack_map(&vm->pool, vm->pool.defsize, &sh->stack)))
+      return err;
+    sh->stack.shared = 1;
+  }
+  g->sh = sh;
+  return 0;
+}
+#endif
+
 /* -- Switching ----------------------------------------------------------- */
 
 /* Right after a context resumes (self == NULL: a new greenlet).  A greenlet
@@ -192,11 +270,20 @@ static void lg_arrived(lg_vm *vm, lg_greenlet *self)
 #if LG_ASAN
   const void *lo;
   size_t size;
+  lg_shstack *left = vm->from->sh;
   __sanitizer_finish_switch_fiber(self ? self->fake : NULL, &lo, &size);
   if (vm->from == vm->main) {	/* learn the main stack's bounds */
     vm->main_lo = lo;
     vm->main_size = size;
   }
+#if !LG_UCONTEXT
+  /* The checking build: a shared stack nobody runs on is copied out and
+  ** poisoned, so a touch of a suspended greenlet's frame is reported. */
+  if (left && left != vm->current->sh) {
+    lg_evict(left);
+    lg_stack_poison(&left->stack);
+  }
+#endif
 #else
   (void)vm; (void)self;
 #endif
@@ -205,22 +292,33 @@ static void lg_arrived(lg_vm *vm, lg_greenlet *self)
 /* Swap from the running greenlet to t (vm->nxfer/xkind already set). */
 static void lg_swap(lg_vm *vm, lg_greenlet *self, lg_greenlet *t, int dying)
 {
-  if (LG_UNLIKELY(!dying && lg_stack_smashed(&self->stack)))
-    lg_stack_overflowed(&self->stack);
+  lg_ctx *to = &t->ctx;
+  void *arg = t;
+  const lg_stack *ts = t->sh ? &t->sh->stack : t->stack.lo ? &t->stack : NULL;
   vm->current = t;
-  lg_stack_current = t->stack.lo ? &t->stack : NULL;
+  lg_stack_current = ts;
+#if !LG_UCONTEXT
+  if (t->sh && t->sh->occupant != t) {
+    if (self->sh != t->sh) {
+      lg_place(t);
+    } else {			/* we run on t's stack: the switcher copies */
+      vm->hopto = t;
+      vm->nhops++;
+      to = &vm->swctx;
+      arg = vm;
+      ts = &vm->swstack;
+    }
+  }
+#endif
 #if LG_ASAN
   vm->from = self;
-  if (t->stack.lo)
-    __sanitizer_start_switch_fiber(dying ? NULL : &self->fake,
-				   lg_stack_lo(&t->stack), t->stack.size);
-  else
-    __sanitizer_start_switch_fiber(dying ? NULL : &self->fake,
-				   vm->main_lo, vm->main_size);
+  __sanitizer_start_switch_fiber(dying ? NULL : &self->fake,
+				 ts ? lg_stack_lo(ts) : vm->main_lo,
+				 ts ? ts->size : vm->main_size);
 #else
   (void)dying;
 #endif
-  lg_ctx_swap(&self->ctx, &t->ctx, t);
+  lg_ctx_swap(&self->ctx, to, arg);
   lg_arrived(vm, self);
 }
 
@@ -241,32 +339,40 @@ static void lg_anchor(lua_State *L, lg_vm *vm, int idx)
   lg_setr(L, vm, LG_R_CURRENT);
 }
 
-static void lg_greenlet_main(void *arg);
-
 /* Give a new greenlet (userdata at idx on L) its stack and a context that
-** enters lg_greenlet_main.  From now until it dies it needs its __gc (an
+** enters lg_greenlet_main (on a shared stack: when it is first placed).
+** From now until it dies it needs its __gc (an
 ** unreachable suspended greenlet is killed); new and dead ones do not, and
 ** without one the collector frees them in one cycle, with no finalizer
 ** call.  Returns 0 or an errno. */
 static int lg_start(lua_State *L, int idx, lg_vm *vm, lg_greenlet *g)
 {
-  int err = lg_stack_get(&vm->pool, g->stacksize, &g->stack);
-  if (err) return err;
+  int err;
+#if !LG_UCONTEXT
+  if (g->shared) {
+    if ((err = lg_pickshared(vm, g))) return err;
+  } else
+#endif
+  {
+    if ((err = lg_stack_get(&vm->pool, g->stacksize, &g->stack))) return err;
+    g->stack.label = g->name;
+    g->stack.owner = g;
+    lg_ctx_make(&g->ctx, lg_stack_lo(&g->stack), g->stack.size,
+		lg_greenlet_main);
+  }
 #if !LG_LUA54	/* 5.4 registers finalizers at setmetatable, in O(objects) */
   lg_getr(L, vm, LG_R_METAGC);				/* mt */
   lua_setmetatable(L, idx);
 #else
   (void)L; (void)idx;
 #endif
-  g->stack.label = g->name;
-  g->stack.owner = g;
-  lg_ctx_make(&g->ctx, lg_stack_lo(&g->stack), g->stack.size, lg_greenlet_main);
   g->status = LG_ACTIVE;
   g->Lsw = g->L;		/* its arguments go after the function */
   g->next = vm->live.next;	/* link into the list of stack holders */
   g->prev = &vm->live;
   vm->live.next->prev = g;
   vm->live.next = g;
+  vm->nlive++;
   return 0;
 }
 
@@ -485,11 +591,15 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
     lua_xmove(T, vm->threads, 1);
     vm->nthreads++;
   }
-  /* The side we resume releases our stack: we are still running on it. */
-  if (LG_UNLIKELY(lg_stack_smashed(&g->stack))) lg_stack_overflowed(&g->stack);
   lg_unlink(g);
-  vm->released = g->stack;
-  g->stack.lo = NULL;
+  vm->nlive--;
+  if (g->sh) {		/* our frames are dead: nothing to save */
+    g->sh->occupant = NULL;
+    lg_slice_free(&g->slice);
+  } else {  /* the side we resume releases our stack: we still run on it */
+    vm->released = g->stack;
+    g->stack.lo = NULL;
+  }
   vm->nxfer = n;
   vm->xkind = kind;
   lg_swap(vm, g, p, 1);
@@ -575,6 +685,7 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
   g->vm = vm;
   g->status = LG_NEW;
   g->stacksize = stacksize ? stacksize : vm->pool.defsize;
+  g->shared = vm->defshared && stacksize == 0;
   return g;
 }
 
@@ -610,12 +721,19 @@ static int lg_vm_gc(lua_State *L)
 {
   lg_vm *vm = (lg_vm *)lua_touserdata(L, 1);
   lg_greenlet *g, *next;
+  lg_shstack *mine = vm->current ? vm->current->sh : NULL;
+  int i;
   vm->closed = 1;
   for (g = vm->live.next; g != &vm->live; g = next) {
     next = g->next;
-    if (g != vm->current) lg_stack_unmap(&vm->pool, &g->stack);
+    if (g->sh) lg_slice_free(&g->slice);
+    else if (g != vm->current) lg_stack_unmap(&vm->pool, &g->stack);
   }
   if (vm->released.lo) lg_stack_unmap(&vm->pool, &vm->released);
+  for (i = 0; i < LG_NSHARED; i++)
+    if (vm->sh[i].stack.lo && &vm->sh[i] != mine)	/* we may run on it */
+      lg_stack_unmap(&vm->pool, &vm->sh[i].stack);
+  if (vm->swstack.lo) lg_stack_unmap(&vm->pool, &vm->swstack);
   lg_stack_drain(&vm->pool);
   return 0;
 }
@@ -638,6 +756,18 @@ static size_t lg_defstack(lg_vm *vm)
   return vm->luajit ? 256 * 1024 : 2048 * 1024;
 }
 
+/* Do greenlets start on shared stacks by default?  LGREEN_STACK=private
+** says no (the suite runs its core specs both ways).  The ucontext build
+** never shares (stack.c). */
+static int lg_defshared(lua_State *L)
+{
+  const char *v = getenv("LGREEN_STACK");
+  if (v && *v && strcmp(v, "shared") != 0 && strcmp(v, "private") != 0)
+    luaL_error(L, "LGREEN_STACK must be \"shared\" or \"private\", not "
+		  "\"%s\"", v);
+  return !LG_UCONTEXT && !(v && strcmp(v, "private") == 0);
+}
+
 static int lg_exit_tostring(lua_State *L)
 {
   lua_pushliteral(L, "GreenletExit");
@@ -656,6 +786,7 @@ lg_vm *lg_vm_open(lua_State *L)
   vm->live.next = vm->live.prev = &vm->live;
   lg_stack_poolinit(&vm->pool, lg_defstack(vm));
   lg_stack_guardinit();
+  vm->defshared = (unsigned char)lg_defshared(L);
   {
     int k;
     for (k = 1; k <= LG_R_N; k++) {	/* reserve the slots, then fill them */

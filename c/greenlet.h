@@ -30,15 +30,26 @@
 
 #define LG_MAGIC	0x6c677265656e6c74ULL	/* "lgreenlt": lg_greenlet.magic */
 
-#define LG_HUBAREA	88	/* bytes of lg_greenlet.hub: an lg_hubnode */
+#define LG_HUBAREA	136	/* bytes of lg_greenlet.hub: an lg_hubnode */
 
 enum { LG_NEW, LG_ACTIVE, LG_DEAD };	/* lg_greenlet.status */
 enum { LG_XVALUES, LG_XERROR };		/* lg_vm.xkind */
 
+#define LG_NSHARED	4	/* shared stacks per VM (stack.c's rules) */
+
+/* A shared stack and the greenlet whose frames are in place on it. */
+typedef struct lg_shstack {
+  lg_stack stack;		/* lo == NULL until first used */
+  struct lg_greenlet *occupant;	/* NULL: no live frames on it */
+} lg_shstack;
+
 typedef struct lg_greenlet {
   unsigned long long magic;	/* LG_MAGIC: cheap type check with the size */
   lg_ctx ctx;			/* machine context while suspended */
-  lg_stack stack;		/* own C stack; lo == NULL: none (main, new) */
+  lg_stack stack;		/* own C stack; lo == NULL: none (main, new,
+				   shared) */
+  lg_shstack *sh;		/* the shared stack it is pinned to, or NULL */
+  lg_slice slice;		/* its frames while off sh */
   lua_State *L;			/* own thread (main: the VM's state) */
   lua_State *Lsw;		/* state whose C function it is suspended in */
   struct lg_greenlet *parent;	/* gets results and errors; NULL for main */
@@ -48,6 +59,7 @@ typedef struct lg_greenlet {
   unsigned char status;		/* LG_NEW, LG_ACTIVE or LG_DEAD */
   unsigned char started;	/* its function was entered */
   unsigned char zombie;		/* unreachable; waits in LG_R_ZOMBIES */
+  unsigned char shared;		/* will start on a shared stack */
   const char *name;		/* g.name (anchored in slot 3), or NULL */
   /* Owned by the hub layer (hub.c's lg_hubnode): the greenlet layer only
   ** zeroes it.  Embedded so that parking allocates nothing. */
@@ -66,6 +78,7 @@ typedef struct lg_vm {
   int xkind;			/* LG_XVALUES, or LG_XERROR: raise the value */
   int nzombies;			/* entries in LG_R_ZOMBIES */
   int nthreads;			/* threads on vm->threads's stack */
+  size_t nlive;			/* greenlets started, not dead */
   lua_State *threads;		/* pool of clean threads of dead greenlets */
   /* Set by the hub: told when g finishes (on g's state, its stack empty;
   ** must not raise), so what the hub holds for g dies with it. */
@@ -78,7 +91,15 @@ typedef struct lg_vm {
   lua_Hook userhook;		/* the hook lg_hooktramp stands in for */
   int usermask;			/* the events it asked for */
   int inhook;			/* lg_hooktramp is running it (depth) */
+  lg_shstack sh[LG_NSHARED];	/* shared stacks, mapped on first use */
+  unsigned nextsh;		/* round robin over sh[] for new greenlets */
+  unsigned char defshared;	/* greenlets start on shared stacks */
+  lg_ctx swctx;			/* the switcher: copies slices for a hop */
+  lg_stack swstack;		/* its private stack, mapped on first hop */
+  lg_greenlet *hopto;		/* who the switcher places and resumes */
+  size_t nplaced, nhops;	/* slices placed, hops through the switcher */
 #if LG_ASAN
+  void *swfake;			/* the switcher's ASan fake stack */
   const void *main_lo;		/* main C stack bounds, learnt from ASan */
   size_t main_size;
   lg_greenlet *from;		/* the side that switched last */

@@ -248,6 +248,7 @@ lg_greenlet *lg_hub_pushgreenlet(lua_State *L, lg_hub *hub)
     nidx = lua_gettop(L);
     lg_getr(L, hub->vm, LG_R_MAIN);			/* loop name main */
     hub->hubg = lg_greenlet_new(L, hub->vm, nidx - 1, nidx + 1, 0, nidx);
+    hub->hubg->shared = 0;	/* private: it copies slices in plain C */
     hub->hubref = luaL_ref(L, LUA_REGISTRYINDEX);	/* loop name main */
     lua_pop(L, 3);
   }
@@ -585,19 +586,19 @@ int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout)
   return r;
 }
 
-/* The ev_io lives in this frame, on the waiting greenlet's own stack: it
-** is stopped here, after the switch back, whatever woke the greenlet. */
+/* The ev_io lives in the waiting greenlet's node, not in this frame (which
+** may be copied off a shared stack while it waits): it is stopped here,
+** after the switch back, whatever woke the greenlet. */
 int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout)
 {
   lg_hubnode *n = hub_node(hub->vm->current);
-  ev_io io;
   int r;
   if (hub_waitprep(L, hub, n, timeout) < 0) return -1;
-  ev_io_init(&io, lg_hub_io_cb, fd, events);
-  io.data = n;
-  ev_io_start(hub->loop, &io);
+  ev_io_init(&n->io, lg_hub_io_cb, fd, events);
+  n->io.data = n;
+  ev_io_start(hub->loop, &n->io);
   r = hub_switchto(L, hub);
-  ev_io_stop(hub->loop, &io);
+  ev_io_stop(hub->loop, &n->io);
   return r;
 }
 

@@ -32,6 +32,8 @@ typedef struct lg_timeout lg_timeout;
 /* Per-greenlet hub state, in lg_greenlet.hub: parking allocates nothing. */
 typedef struct lg_hubnode {
   ev_timer timer;		/* park timeout, or spawn_after delay */
+  ev_io io;			/* lg_hub_wait_io's watcher: never in a frame
+				   (a shared stack's frames move; stack.c) */
   struct lg_hubnode *next;	/* ready queue link */
   lg_greenlet *g;		/* the greenlet this node belongs to */
   lg_timeout *fired;		/* LG_HW_TIMER: the Timeout that fired */

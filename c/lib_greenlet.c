@@ -40,18 +40,44 @@ static void checkoptkeys(lua_State *L, int oidx)
   lua_pushnil(L);
   while (lua_next(L, oidx)) {				/* k v */
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-    if (strcmp(k, "stack_size") != 0 && strcmp(k, "name") != 0)
+    if (strcmp(k, "stack_size") != 0 && strcmp(k, "name") != 0 &&
+	strcmp(k, "stack") != 0)
       luaL_argerror(L, oidx, lua_pushfstring(L, "unknown option '%s'",
 	lua_type(L, -2) == LUA_TSTRING ? k : luaL_typename(L, -2)));
     lua_pop(L, 1);					/* k */
   }
 }
 
+/* opts.stack: 1 "shared", 0 "private", -1 absent (stack_size given means
+** private; else the VM's default). */
+static int optstack(lua_State *L, int oidx, size_t ss)
+{
+  const char *v;
+  int r;
+  lua_getfield(L, oidx, "stack");			/* v */
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return ss ? 0 : -1;
+  }
+  v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+  if (strcmp(v, "shared") == 0) r = 1;
+  else if (strcmp(v, "private") == 0) r = 0;
+  else
+    return luaL_argerror(L, oidx, "opts.stack must be \"shared\" or \"private\"");
+  if (r && ss)
+    luaL_argerror(L, oidx, lua_pushfstring(L, "opts.stack_size is for private "
+      "stacks (shared stacks have the default %d KiB): use opts.stack = "
+      "\"private\"", (int)(vmof(L)->pool.defsize / 1024)));
+  lua_pop(L, 1);
+  return r;
+}
+
 /* greenlet.new(fn [, parent] [, opts]) */
 static int gl_new(lua_State *L)
 {
   lg_vm *vm = vmof(L);
-  int pidx = 0, oidx = 0, nidx = 0;
+  int pidx = 0, oidx = 0, nidx = 0, sh = -1;
+  lg_greenlet *g;
   size_t ss = 0;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   if (isgreenlet(L, 2)) {
@@ -70,6 +96,7 @@ static int gl_new(lua_State *L)
     luaL_checktype(L, oidx, LUA_TTABLE);
     checkoptkeys(L, oidx);
     ss = optstacksize(L, oidx);
+    sh = optstack(L, oidx, ss);
     lua_getfield(L, oidx, "name");			/* .. name */
     if (!lua_isnil(L, -1)) {
       if (lua_type(L, -1) != LUA_TSTRING)
@@ -77,7 +104,8 @@ static int gl_new(lua_State *L)
       nidx = lua_gettop(L);
     }
   }
-  lg_greenlet_new(L, vm, 1, pidx, ss, nidx);
+  g = lg_greenlet_new(L, vm, 1, pidx, ss, nidx);
+  if (sh >= 0) g->shared = (unsigned char)(sh && !LG_UCONTEXT);
   return 1;
 }
 
@@ -140,6 +168,9 @@ static int gl_field(lua_State *L)
   } else if (strcmp(k, "name") == 0) {
     if (g == vm->main) lua_pushliteral(L, "main");
     else lg_getslot(L, 1, LG_SLOT_NAME);
+  } else if (strcmp(k, "stack") == 0) {	/* what it runs (or will run) on */
+    lua_pushstring(L, g->sh || (g->shared && g->status == LG_NEW) ? "shared"
+		      : "private");
   } else {
     lua_pushnil(L);
   }
@@ -169,6 +200,7 @@ static int gl_newindex(lua_State *L)
     lg_setslot(L, 1, LG_SLOT_NAME);
     g->name = s;			/* anchored by the slot */
     g->stack.label = s;
+    if (g->sh && g->sh->occupant == g) g->sh->stack.label = s;
   } else {
     return luaL_error(L, "cannot set field '%s' of a greenlet", k);
   }
@@ -210,10 +242,33 @@ static int gl_stats(lua_State *L)
   lua_setfield(L, -2, "zombies");
   lua_pushinteger(L, vm->nthreads);
   lua_setfield(L, -2, "threads_pooled");
-  lua_pushinteger(L, (lua_Integer)(vm->pool.nslabs * LG_SLAB_N));
-  lua_setfield(L, -2, "slab_stacks");
-  lua_pushinteger(L, (lua_Integer)vm->pool.maxguarded);
-  lua_setfield(L, -2, "max_guarded");
+  {
+    int i, n = 0;
+    for (i = 0; i < LG_NSHARED; i++) n += vm->sh[i].stack.lo != NULL;
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, "shared_stacks");
+  }
+  {				/* O(live greenlets): for tests and tuning */
+    size_t bytes = 0, n = 0;
+    lg_greenlet *g;
+    for (g = vm->live.next; g != &vm->live; g = g->next)
+      if (g->slice.len) {
+	bytes += g->slice.cap;
+	n++;
+      }
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_setfield(L, -2, "slices");
+    lua_pushinteger(L, (lua_Integer)bytes);
+    lua_setfield(L, -2, "slice_bytes");
+  }
+  lua_pushinteger(L, (lua_Integer)vm->nplaced);
+  lua_setfield(L, -2, "slices_placed");
+  lua_pushinteger(L, (lua_Integer)vm->nhops);
+  lua_setfield(L, -2, "hops");
+  lua_pushinteger(L, (lua_Integer)vm->nlive);
+  lua_setfield(L, -2, "live");
+  lua_pushstring(L, vm->defshared ? "shared" : "private");
+  lua_setfield(L, -2, "default_stack");
   lua_pushinteger(L, LG_POOL_MAX);
   lua_setfield(L, -2, "pool_max");
   lua_pushstring(L, LG_LUA54 ? "5.4" : vm->luajit ? "luajit" : "5.1");

@@ -1,11 +1,51 @@
 /*
-** stack.c — C stacks for greenlets.
+** stack.c — C stacks for greenlets, and the slices copied on and off the
+** shared ones.
 **
 ** A stack is one mapping: LG_GUARD bytes of PROT_NONE at the bottom, then
-** the usable stack.  Two kernel mappings per stack, so vm.max_map_count
-** (65530 by default) caps live stacks near 32,000; lg_stack_strerror says so.
-** MAP_NORESERVE: only touched pages cost memory.  MADV_NOHUGEPAGE: a stack
-** must not be backed by a 2 MiB page.
+** the usable stack.  MAP_NORESERVE: only touched pages cost memory.
+** MADV_NOHUGEPAGE: a stack must not be backed by a 2 MiB page.
+**
+** Two kinds of stack, both in one VM (the rules of stack slicing):
+** - Private: one per greenlet, pooled when it dies.  Two kernel mappings
+**   each, so vm.max_map_count (65530 by default) caps them near 32,000;
+**   past that lg_stack_strerror names the limit and suggests shared stacks.
+**   The hub greenlet and main always run on private stacks (main on the
+**   thread's own).
+** - Shared: a few (LG_NSHARED) per VM, mapped on first use, default size,
+**   guarded like private ones.  A greenlet is pinned to the shared stack it
+**   starts on.  The one whose frames are in place is its occupant; any other
+**   greenlet of that stack, while suspended, keeps its live slice (saved
+**   stack pointer up to the top of the stack: a few hundred bytes when
+**   parked in the hub) in a heap buffer sized to fit (grown geometrically,
+**   capacity kept, freed at death).
+** - A switch to T on shared stack S whose occupant is C != T saves C's
+**   slice, then copies T's back (or lays a fresh frame for a new T).  This
+**   is plain C on the stack of whoever switches, except when the running
+**   greenlet is on S itself (it cannot overwrite the stack it runs on): it
+**   then hops through the VM's small private switcher context, which does
+**   the copies and swaps into T.  A greenlet leaving S for any other stack
+**   leaves its slice in place: parking in the hub copies nothing, and the
+**   hub does any copy before it resumes someone on S.
+** - Hence nothing outside a running greenlet may point into its stack: libev
+**   watchers, resolver jobs, socket buffers, anything another greenlet, a
+**   libev callback or a C thread may touch while it is suspended lives in
+**   heap objects (greenlet, hubnode, socket structs).  The ASan build
+**   (LG_ASAN) checks it: every switch away from a shared-stack greenlet
+**   copies its slice out and makes the whole shared stack ASan-poisoned and
+**   PROT_NONE until a slice is copied back, so a touch of a suspended
+**   greenlet's frame is reported where it happens (by ASan, or as a SEGV
+**   for code it does not instrument, like libev).  The copies are not
+**   instrumented, restoring clears the stale shadow of earlier occupants'
+**   frames, and ASan's fiber switches are told the shared stack's bounds
+**   (the switcher's own for a hop).  Valgrind builds register shared
+**   stacks like private ones and mark a slice's bytes addressable before
+**   copying it back.
+** - Overflow: every stack has the guard; lg_stack_current is the stack the
+**   running greenlet is on (the shared one, labelled with its occupant), so
+**   the SIGSEGV reporter names the right greenlet.
+** - The ucontext build has no saved stack pointer to slice at: there every
+**   greenlet gets a private stack.
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -22,6 +62,7 @@
 /* before our headers: they make what follows hidden */
 #if LG_VALGRIND
 #include <valgrind/valgrind.h>
+#include <valgrind/memcheck.h>
 #endif
 #if LG_ASAN
 #include <sanitizer/asan_interface.h>
@@ -33,10 +74,16 @@
 #endif
 
 #include "stack.h"
+#include "switch.h"
 
 
 
 static long lg_max_map_count(void);
+
+/* Mappings left to the rest of the process when private stacks took all
+** they may: malloc arenas, LuaJIT's machine code, libraries (a JIT that
+** cannot map code panics). */
+#define LG_MAP_RESERVE	1024
 
 void lg_stack_poolinit(lg_stackpool *p, size_t defsize)
 {
@@ -44,8 +91,9 @@ void lg_stack_poolinit(lg_stackpool *p, size_t defsize)
   memset(p, 0, sizeof(*p));
   p->pagesize = (size_t)sysconf(_SC_PAGESIZE);
   p->defsize = defsize;
-  /* guarded stacks may take half of the mappings the kernel allows */
-  p->maxguarded = (size_t)(maxmap > 0 ? maxmap : 65530) / 4;
+  if (maxmap <= 0) maxmap = 65530;
+  p->maxmapped = maxmap > 4 * LG_MAP_RESERVE ?
+		 (size_t)(maxmap - LG_MAP_RESERVE) / 2 : (size_t)maxmap / 4;
 }
 
 static size_t roundpage(lg_stackpool *p, size_t n)
@@ -62,10 +110,12 @@ static void lg_stack_register(lg_stack *s)
 #endif
 }
 
-static int lg_stack_map(lg_stackpool *p, size_t size, lg_stack *s)
+int lg_stack_map(lg_stackpool *p, size_t size, lg_stack *s)
 {
-  char *m = mmap(NULL, LG_GUARD + size, PROT_NONE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  char *m;
+  size = roundpage(p, size);
+  m = mmap(NULL, LG_GUARD + size, PROT_NONE,
+	   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) return errno;
   if (mprotect(m + LG_GUARD, size, PROT_READ | PROT_WRITE) != 0) {
     int err = errno;
@@ -77,75 +127,28 @@ static int lg_stack_map(lg_stackpool *p, size_t size, lg_stack *s)
 #endif
   s->lo = m + LG_GUARD;
   s->size = size;
-  s->slab = 0;
+  s->shared = 0;
+  s->poisoned = 0;
+  s->label = NULL;
+  s->owner = NULL;
   lg_stack_register(s);
   p->nmapped++;
-  return 0;
-}
-
-/* Grow a malloc'd array of n used, *cap allocated entries of sz bytes. */
-static int lg_grow(void **a, size_t n, size_t *cap, size_t sz)
-{
-  void *na;
-  if (n < *cap) return 0;
-  na = realloc(*a, (*cap ? *cap * 2 : 64) * sz);
-  if (na == NULL) return ENOMEM;
-  *a = na;
-  *cap = *cap ? *cap * 2 : 64;
-  return 0;
-}
-
-/* Map a slab of LG_SLAB_N default-size stacks, all to slabfree. */
-static int lg_stack_newslab(lg_stackpool *p)
-{
-  size_t i, sz = p->defsize;
-  char *m;
-  if (lg_grow((void **)&p->slabs, p->nslabs, &p->slabscap, sizeof(char *)))
-    return ENOMEM;
-  /* every slab stack may come back at once: room for all of them */
-  while (p->slabcap < (p->nslabs + 1) * LG_SLAB_N)
-    if (lg_grow((void **)&p->slabfree, p->slabcap, &p->slabcap, sizeof(lg_stack)))
-      return ENOMEM;
-  m = mmap(NULL, sz * LG_SLAB_N, PROT_READ | PROT_WRITE,
-	   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED) return errno;
-#ifdef MADV_NOHUGEPAGE
-  madvise(m, sz * LG_SLAB_N, MADV_NOHUGEPAGE);
-#endif
-  p->slabs[p->nslabs++] = m;
-  for (i = LG_SLAB_N; i-- > 0; ) {	/* lowest address handed out last */
-    lg_stack *s = &p->slabfree[p->nslabfree++];
-    s->lo = m + i * sz;
-    s->size = sz;
-    s->slab = 1;
-    s->label = NULL;
-    lg_stack_register(s);
-  }
   return 0;
 }
 
 int lg_stack_get(lg_stackpool *p, size_t size, lg_stack *s)
 {
   size = roundpage(p, size);
-  if (size == p->defsize) {
-    if (p->nfree > 0) {
-      *s = p->free[--p->nfree];
-      return 0;
-    }
-    if (p->nmapped >= p->maxguarded) {	/* rule 6: slabs from here on */
-      int err;
-      if (p->nslabfree == 0 && (err = lg_stack_newslab(p)) != 0) return err;
-      *s = p->slabfree[--p->nslabfree];
-      *(unsigned long long *)(void *)s->lo = LG_CANARY;
-      return 0;
-    }
+  if (size == p->defsize && p->nfree > 0) {
+    *s = p->free[--p->nfree];
+    return 0;
   }
+  if (p->nmapped >= p->maxmapped) return ENOMEM;	/* lg_stack_strerror */
   return lg_stack_map(p, size, s);
 }
 
 void lg_stack_unmap(lg_stackpool *p, lg_stack *s)
 {
-  if (s->slab) return;		/* slabs go as a whole, at drain */
   lg_unpoison(s);
 #if LG_VALGRIND
   VALGRIND_STACK_DEREGISTER(s->vgid);
@@ -166,10 +169,7 @@ static void lg_stack_cool(lg_stack *s, size_t npooled)
 void lg_stack_put(lg_stackpool *p, lg_stack *s)
 {
   lg_unpoison(s);
-  if (s->slab) {		/* room was made when its slab was mapped */
-    lg_stack_cool(s, p->nslabfree);
-    p->slabfree[p->nslabfree++] = *s;
-  } else if (s->size != p->defsize || p->nfree == LG_POOL_MAX) {
+  if (s->size != p->defsize || p->nfree == LG_POOL_MAX) {
     lg_stack_unmap(p, s);
   } else {
     lg_stack_cool(s, (size_t)p->nfree);
@@ -180,17 +180,82 @@ void lg_stack_put(lg_stackpool *p, lg_stack *s)
 
 void lg_stack_drain(lg_stackpool *p)
 {
-  size_t i;
   while (p->nfree > 0) lg_stack_unmap(p, &p->free[--p->nfree]);
-#if LG_VALGRIND
-  for (i = 0; i < p->nslabfree; i++) VALGRIND_STACK_DEREGISTER(p->slabfree[i].vgid);
+}
+
+/* -- Slices --------------------------------------------------------------- */
+
+/* The copies run while ASan's shadow of the stack says nothing useful (a
+** poisoned stack, or another greenlet's frames): not instrumented. */
+#if LG_ASAN
+__attribute__((no_sanitize_address, noinline))
 #endif
-  for (i = 0; i < p->nslabs; i++) munmap(p->slabs[i], p->defsize * LG_SLAB_N);
-  free(p->slabs);
-  free(p->slabfree);
-  p->slabs = NULL;
-  p->slabfree = NULL;
-  p->nslabs = p->nslabfree = p->slabcap = p->slabscap = 0;
+static void lg_copy(char *dst, const char *src, size_t n)
+{
+#if LG_ASAN
+  size_t i;
+  for (i = 0; i < n; i++) ((volatile char *)dst)[i] = src[i];
+#else
+  memcpy(dst, src, n);
+#endif
+}
+
+int lg_slice_save(lg_slice *sl, const lg_stack *s, const char *sp)
+{
+  size_t len = (size_t)(lg_stack_top(s) - sp);
+  if (len > sl->cap) {		/* grow by half at least: deep parks recur */
+    size_t cap = sl->cap + sl->cap / 2;
+    char *nb;
+    if (cap < len) cap = (len + 63) & ~(size_t)63;
+    nb = (char *)malloc(cap);	/* the old content is dead: no realloc */
+    if (nb == NULL) return ENOMEM;
+    free(sl->buf);
+    sl->buf = nb;
+    sl->cap = cap;
+  }
+  lg_copy(sl->buf, sp, len);
+  sl->len = len;
+  return 0;
+}
+
+void lg_slice_restore(lg_slice *sl, lg_stack *s)
+{
+#if LG_ASAN
+  if (s->poisoned) mprotect(s->lo, s->size, PROT_READ | PROT_WRITE);
+  s->poisoned = 0;
+#endif
+  lg_unpoison(s);		/* clears the shadow of earlier occupants too */
+#if LG_VALGRIND
+  /* memcheck took what lies below the last occupant's stack pointer for
+  ** dead: make room for this slice (or a fresh first frame) */
+  {
+    size_t room = sl->len > 256 ? sl->len : 256;
+    VALGRIND_MAKE_MEM_UNDEFINED(lg_stack_top(s) - room, room);
+  }
+#endif
+  lg_copy(lg_stack_top(s) - sl->len, sl->buf, sl->len);
+  sl->len = 0;
+}
+
+void lg_slice_free(lg_slice *sl)
+{
+  free(sl->buf);
+  sl->buf = NULL;
+  sl->len = sl->cap = 0;
+}
+
+/* Poisoned for ASan's instrumented code, and PROT_NONE for all the rest
+** (libev reads its watchers uninstrumented): a touch faults at once, before
+** another slice could overwrite what was touched, and ASan reports it. */
+void lg_stack_poison(lg_stack *s)
+{
+#if LG_ASAN
+  __asan_poison_memory_region(s->lo, s->size);
+  if (!s->poisoned) mprotect(s->lo, s->size, PROT_NONE);
+  s->poisoned = 1;
+#else
+  (void)s;
+#endif
 }
 
 static long lg_max_map_count(void)
@@ -218,11 +283,14 @@ static long lg_map_count(void)	/* lines of /proc/self/maps */
 void lg_stack_strerror(lg_stackpool *p, int err, size_t size, char *buf, size_t n)
 {
   long maxmap = lg_max_map_count();
-  if (err == ENOMEM && maxmap > 0 && lg_map_count() + 8 >= maxmap)
+  if (err == ENOMEM && maxmap > 0 &&
+      (p->nmapped >= p->maxmapped || lg_map_count() + 8 >= maxmap))
     snprintf(buf, n, "cannot map a greenlet stack: %zu stacks are mapped and "
 	     "each takes 2 of the kernel's vm.max_map_count = %ld memory "
-	     "mappings; let greenlets finish, or raise the limit "
-	     "(sysctl -w vm.max_map_count=%ld)", p->nmapped, maxmap, maxmap * 4);
+	     "mappings; %slet greenlets finish, or raise the limit (sysctl -w "
+	     "vm.max_map_count=%ld)", p->nmapped, maxmap,
+	     LG_UCONTEXT ? "" : "use shared stacks (opts.stack = \"shared\"), ",
+	     maxmap * 4);
   else
     snprintf(buf, n, "cannot map a greenlet stack of %zu KiB (%zu mapped): %s",
 	     size / 1024, p->nmapped, strerror(err));
@@ -266,7 +334,7 @@ static void lg_puthex(char **p, uintptr_t v)
 /* One line on stderr, then exit: async-signal-safe (write, _exit). */
 void lg_stack_overflowed(const lg_stack *s)
 {
-  char buf[256], *p = buf, *end = buf + sizeof(buf) - 2;
+  char buf[400], *p = buf, *end = buf + sizeof(buf) - 2;
   lg_putstr(&p, end, "lgreen: stack overflow in greenlet ");
   if (s->label) {
     lg_putstr(&p, end, "'");
@@ -275,9 +343,11 @@ void lg_stack_overflowed(const lg_stack *s)
   } else {
     lg_puthex(&p, (uintptr_t)s->owner);
   }
-  lg_putstr(&p, end, " (stack size ");
+  lg_putstr(&p, end, s->shared ? " (shared stack size " : " (stack size ");
   lg_putnum(&p, s->size / 1024);
-  lg_putstr(&p, end, " KiB; raise opts.stack_size)\n");
+  lg_putstr(&p, end, s->shared ? " KiB; give it a private stack: opts.stack = "
+	    "\"private\" and a larger opts.stack_size)\n"
+	    : " KiB; raise opts.stack_size)\n");
   if (write(2, buf, (size_t)(p - buf)) < 0) { /* nothing left to do */ }
   _exit(2);
 }
@@ -289,7 +359,7 @@ static void lg_segv(int sig, siginfo_t *si, void *uc)
 {
   const lg_stack *s = lg_stack_current;
   char *a = (char *)si->si_addr;
-  if (s && !s->slab && a >= s->lo - LG_GUARD && a < s->lo)
+  if (s && a >= s->lo - LG_GUARD && a < s->lo)
     lg_stack_overflowed(s);
   if (lg_oldsegv.sa_flags & SA_SIGINFO) {
     lg_oldsegv.sa_sigaction(sig, si, uc);

@@ -109,7 +109,8 @@ describe("100,000 greenthreads", function()
     assert.equal(n, woke)
     assert.is_true(lg.now() - t0 >= 0.099)
     local stats = require("lgreen.greenlet").stats()
-    if n > stats.max_guarded then assert.is_true(stats.slab_stacks > 0) end
+    -- on shared stacks, a few mappings serve them all
+    if stats.default_stack == "shared" then assert.is_true(stats.stacks_mapped < 16) end
   end)
 end)
 

@@ -128,13 +128,18 @@ else
   end
 end
 
+-- The GreenThread of greenlet g spawned at sf:sl, with every field it will
+-- ever hold, so the table is sized once.
+local function handle(g, sf, sl)
+  return setmetatable({ greenlet = g, dead = false, site_fn = sf,
+    site_line = sl, n = false, results = false, failed = false,
+    error = false, waiters = false, links = false }, GreenThread)
+end
+
 -- Run fn(...) here and now; a dead GreenThread holding its outcome (for a
 -- pool member spawning into its own full pool).
 local function M_inline(fn, ...)
-  local sf, sl = site(3)
-  local t = setmetatable({ greenlet = getcurrent(), dead = false, site_fn = sf,
-    site_line = sl, n = false, results = false, failed = false,
-    error = false, waiters = false, links = false }, GreenThread)
+  local t = handle(getcurrent(), site(3))
   run(t, fn, ...)
   -- GreenletExit here was a kill of the caller (a pool's killall): it goes
   -- on, so the caller dies instead of carrying on after the spawn
@@ -148,11 +153,7 @@ local function new(fn, level, name, sf, sl)
   end
   local g = newgreenlet(run, hubgreenlet)
   if not sf then sf, sl = site(level + 1) end
-  -- every field it will ever hold, so the table is sized once
-  local gt = setmetatable({ greenlet = g, dead = false, site_fn = sf,
-    site_line = sl, n = false, results = false, failed = false,
-    error = false, waiters = false, links = false }, GreenThread)
-  return gt, g
+  return handle(g, sf, sl), g
 end
 
 local M = { inline = M_inline, callable = callable }
@@ -167,6 +168,26 @@ end
 -- pcall, to free its slot if spawning fails).
 function M.spawn_at(sf, sl, fn, ...)
   local gt, g = new(fn, 2, "spawn", sf, sl)
+  schedule(g, gt, fn, ...)
+  return gt
+end
+
+-- spawn_with(opts, fn, ...): spawn with greenlet options: name, stack
+-- ("shared" or "private"), stack_size (bytes, a private stack).
+function M.spawn_with(opts, fn, ...)
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'spawn_with' (options table expected, got %s)")
+      :format(type(opts)), 2)
+  end
+  if not callable(fn) then
+    error(("bad argument #2 to 'spawn_with' (function expected, got %s)"):format(type(fn)), 2)
+  end
+  local ok, g = pcall(newgreenlet, run, hubgreenlet, opts)
+  if not ok then
+    local why = tostring(g):match("%((.*)%)$") or tostring(g)
+    error("bad argument #1 to 'spawn_with' (" .. why .. ")", 2)
+  end
+  local gt = handle(g, site(2))
   schedule(g, gt, fn, ...)
   return gt
 end

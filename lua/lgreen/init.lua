@@ -20,6 +20,7 @@ local lg = {
   spawn = gthread.spawn,
   spawn_n = gthread.spawn_n,
   spawn_after = gthread.spawn_after,
+  spawn_with = gthread.spawn_with,	-- spawn_with(opts, fn, ...): name, stack, stack_size
   kill = gthread.kill,
   wait_any = gthread.wait_any,
   on_error = gthread.on_error,

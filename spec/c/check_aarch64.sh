@@ -2,7 +2,8 @@
 # check_aarch64.sh — the aarch64 context switch (c/switch_aarch64.S and the
 # aarch64 lg_ctx_make in c/switch.c) on any Debian host: cross-build
 # spec/c/switch_check.c statically and run it under qemu user-mode
-# emulation.  Its TAP output and exit status pass through unchanged.
+# emulation; then spec/c/slice_check.c (slices of a shared stack) the same
+# way.  Their TAP output passes through unchanged; exit 0 if both passed.
 # Installs the cross compiler and qemu when missing, only as root; otherwise
 # prints the apt-get command and exits 1.
 #   CROSS_CC=...  another aarch64 compiler (default aarch64-linux-gnu-gcc)
@@ -56,4 +57,11 @@ if ! "$CC" -O2 -Wall -static -o "$bin" spec/c/switch_check.c c/switch.c \
 fi
 "$QEMU" "$bin"
 rc=$?
+# and slices copied on and off a shared stack (its own TAP plan follows)
+if ! "$CC" -O1 -Wall -static -o "$bin" spec/c/slice_check.c c/stack.c c/switch.c \
+     c/switch_x86_64.S c/switch_aarch64.S -lpthread -ldl; then
+  echo "Bail out! cross-build of spec/c/slice_check.c failed"
+  exit 1
+fi
+"$QEMU" "$bin" || rc=1
 exit $rc
