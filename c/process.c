@@ -68,23 +68,6 @@ typedef struct lg_signal {
   unsigned char active;		/* started, not stopped yet */
 } lg_signal;
 
-/* -- Errors --------------------------------------------------------------- */
-
-/* nil, message, errno name: the fail return for OS errors. */
-static int proc_fail(lua_State *L, int e)
-{
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
-  const char *name = strerrorname_np(e);
-#else
-  const char *name = NULL;
-#endif
-  lua_pushnil(L);
-  lua_pushstring(L, strerror(e));
-  if (name) lua_pushstring(L, name);
-  else lua_pushinteger(L, e);
-  return 3;
-}
-
 /* -- Children ------------------------------------------------------------- */
 
 static lg_child *child_check(lua_State *L, int idx)
@@ -122,7 +105,7 @@ static void child_release(lg_child *c)
 /* Push the outcome: code, "exit" | signo, "signal" | fail(ECHILD). */
 static int child_push(lua_State *L, lg_child *c)
 {
-  if (c->state == LG_CH_LOST) return proc_fail(L, ECHILD);
+  if (c->state == LG_CH_LOST) return lg_lib_fail(L, ECHILD);
   if (WIFEXITED(c->status)) {
     lua_pushinteger(L, WEXITSTATUS(c->status));
     lua_pushliteral(L, "exit");
@@ -333,10 +316,10 @@ static int proc_spawn(lua_State *L)
   lua_setmetatable(L, -2);
   child_reaporphans(L);
   /* No Lua error from here on: fds are open. */
-  if ((e = posix_spawn_file_actions_init(&fa)) != 0) return proc_fail(L, e);
+  if ((e = posix_spawn_file_actions_init(&fa)) != 0) return lg_lib_fail(L, e);
   if ((e = posix_spawnattr_init(&attr)) != 0) {
     posix_spawn_file_actions_destroy(&fa);
-    return proc_fail(L, e);
+    return lg_lib_fail(L, e);
   }
   /* The child starts with no signal blocked, and SIGPIPE and SIGXFSZ at
   ** their defaults even if we ignore them (as Python's subprocess does). */
@@ -361,7 +344,7 @@ static int proc_spawn(lua_State *L)
   fds_close(child, 3);
   if (e != 0) {
     fds_close(parent, 3);
-    return proc_fail(L, e);
+    return lg_lib_fail(L, e);
   }
   c->pid = pid;
   c->state = LG_CH_RUNNING;
@@ -431,14 +414,14 @@ static int proc_kill(lua_State *L)
   lua_Integer sig = luaL_checkinteger(L, 2);
   long r;
   if (sig < 0 || sig >= NSIG) luaL_argerror(L, 2, "invalid signal number");
-  if (c->state != LG_CH_RUNNING) return proc_fail(L, ESRCH);
+  if (c->state != LG_CH_RUNNING) return lg_lib_fail(L, ESRCH);
   if (c->pidfd >= 0) {
     r = syscall(SYS_pidfd_send_signal, c->pidfd, (int)sig, NULL, 0);
     if (r < 0 && errno == ENOSYS) r = kill(c->pid, (int)sig);
   } else {
     r = kill(c->pid, (int)sig);
   }
-  if (r < 0) return proc_fail(L, errno);
+  if (r < 0) return lg_lib_fail(L, errno);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -450,7 +433,7 @@ static int proc_killpid(lua_State *L)
   lua_Integer sig = luaL_checkinteger(L, 2);
   if (pid != (pid_t)pid) luaL_argerror(L, 1, "invalid pid");
   if (sig < 0 || sig >= NSIG) luaL_argerror(L, 2, "invalid signal number");
-  if (kill((pid_t)pid, (int)sig) < 0) return proc_fail(L, errno);
+  if (kill((pid_t)pid, (int)sig) < 0) return lg_lib_fail(L, errno);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -520,7 +503,7 @@ static int proc_signal_watch(lua_State *L)
   if (sig == SIGINT) lg_hub_sigintusers(hub, 1);	/* not main's now */
   if (sigaction((int)sig, NULL, &s->old) < 0) {
     if (sig == SIGINT) lg_hub_sigintusers(hub, -1);
-    return proc_fail(L, errno);
+    return lg_lib_fail(L, errno);
   }
   ev_signal_init(&s->w, signal_cb, (int)sig);
   s->w.data = s;
