@@ -240,9 +240,10 @@ function Queue:join(timeout)
   return true
 end
 
+-- (Not tail calls: new's argument errors blame the caller, two levels up.)
 local M = {}
-function M.Queue(maxsize) return new(fifo, "Queue", maxsize, true) end
-function M.LightQueue(maxsize) return new(fifo, "LightQueue", maxsize, false) end
-function M.PriorityQueue(maxsize) return new(heap, "PriorityQueue", maxsize, true) end
-function M.LifoQueue(maxsize) return new(lifo, "LifoQueue", maxsize, true) end
+function M.Queue(maxsize) local q = new(fifo, "Queue", maxsize, true) return q end
+function M.LightQueue(maxsize) local q = new(fifo, "LightQueue", maxsize, false) return q end
+function M.PriorityQueue(maxsize) local q = new(heap, "PriorityQueue", maxsize, true) return q end
+function M.LifoQueue(maxsize) local q = new(lifo, "LifoQueue", maxsize, true) return q end
 return M

@@ -10,7 +10,7 @@ Semaphore.__index = Semaphore
 
 local function check_count(n, what)
   if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
-    args.argerror(1, what, "count must be a whole number >= 0", 3)
+    args.argerror(1, what, "count must be a whole number >= 0", 4)	-- check_count <- new <- Semaphore <- caller
   end
 end
 
@@ -77,8 +77,9 @@ function Semaphore:with(fn, ...)
   return settle(pcall(fn, ...))
 end
 
+-- (Not tail calls: new's argument errors blame the caller, two levels up.)
 local M = {}
-function M.Semaphore(n) return new(n, false) end
-function M.BoundedSemaphore(n) return new(n, true) end
+function M.Semaphore(n) local s = new(n, false) return s end
+function M.BoundedSemaphore(n) local s = new(n, true) return s end
 function M.Lock() return new(1, true) end
 return M
