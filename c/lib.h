@@ -1,9 +1,13 @@
 /*
 ** lib.h — helpers shared by the binding files (lib_*.c, socket.c,
-** resolve.c, process.c): argument checks and the hub upvalue.
+** resolve.c, process.c): argument checks, the hub upvalue, and the one
+** failure return for OS errors.
 */
 #ifndef LG_LIB_H
 #define LG_LIB_H
+
+#include <errno.h>
+#include <string.h>
 
 #include "hub.h"
 
@@ -15,15 +19,67 @@ static inline lg_hub *lg_lib_hub(lua_State *L)
   return hub;
 }
 
-/* Optional seconds at idx: -1 when absent or nil. */
+/* Optional seconds at idx: -1 when absent or nil.  The rule and the
+** message are lgreen.args.check_seconds's: a number >= 0, not NaN ("seconds
+** expected, got string", "... got -1").  Above 1e9 (math.huge) is 1e9:
+** about 31 years, as good as never, and still a finite libev time. */
 static inline double lg_lib_optseconds(lua_State *L, int idx)
 {
   lua_Number s;
   if (lua_isnoneornil(L, idx)) return -1;
   s = lua_tonumber(L, idx);
-  if (lua_type(L, idx) != LUA_TNUMBER || !(s >= 0) || s > 1e9)
-    luaL_argerror(L, idx, "seconds must be a number from 0 to 1e9");
-  return (double)s;
+  if (lua_type(L, idx) != LUA_TNUMBER || !(s >= 0)) {
+    const char *got = luaL_typename(L, idx);
+    if (lua_type(L, idx) == LUA_TNUMBER) {	/* its value, as tostring */
+      lua_pushvalue(L, idx);				/* .. n */
+      got = lua_tostring(L, -1);			/* .. "n" */
+    }
+    luaL_argerror(L, idx, lua_pushfstring(L, "seconds expected, got %s", got));
+  }
+  return s > 1e9 ? 1e9 : (double)s;
+}
+
+/* -- Failures ---------------------------------------------------------------
+** One convention for OS errors, luv's: nil, message, errno name (nil,
+** "Connection refused", "ECONNREFUSED").  Where LuaSocket defines the
+** message ("connection refused", "closed"), the socket calls keep it and
+** only add the name; the resolver's name is its EAI_x constant's. */
+
+/* The name of errno value e ("ENOENT"), or NULL where libc cannot tell. */
+static inline const char *lg_lib_errname(int e)
+{
+#if defined(_GNU_SOURCE) && defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
+  return strerrorname_np(e);
+#else
+  (void)e;
+  return NULL;
+#endif
+}
+
+/* nil, msg, name: the fail return with a name given. */
+static inline int lg_lib_failname(lua_State *L, const char *msg, const char *name)
+{
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  lua_pushstring(L, name);
+  return 3;
+}
+
+/* nil, msg, errno name of e (its number where libc has no name). */
+static inline int lg_lib_failmsg(lua_State *L, const char *msg, int e)
+{
+  const char *name = lg_lib_errname(e);
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  if (name) lua_pushstring(L, name);
+  else lua_pushinteger(L, e);
+  return 3;
+}
+
+/* nil, strerror(e), errno name of e: the fail return for OS errors. */
+static inline int lg_lib_fail(lua_State *L, int e)
+{
+  return lg_lib_failmsg(L, strerror(e), e);
 }
 
 /* Return n results of a park/wait, or raise what it left (rule 2). */

@@ -57,6 +57,7 @@ typedef struct lg_child {
   int status;			/* wait status, once LG_CH_REAPED */
   int nwait;			/* greenlets in wait: the pidfd stays open */
   unsigned char state;		/* LG_CH_x; LOST: reaped by someone else */
+  unsigned char leader;		/* leads a session (setsid): kill the group */
 } lg_child;
 
 typedef struct lg_signal {
@@ -67,23 +68,6 @@ typedef struct lg_signal {
   unsigned count;		/* deliveries signal_wait has not taken */
   unsigned char active;		/* started, not stopped yet */
 } lg_signal;
-
-/* -- Errors --------------------------------------------------------------- */
-
-/* nil, message, errno name: the fail return for OS errors. */
-static int proc_fail(lua_State *L, int e)
-{
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
-  const char *name = strerrorname_np(e);
-#else
-  const char *name = NULL;
-#endif
-  lua_pushnil(L);
-  lua_pushstring(L, strerror(e));
-  if (name) lua_pushstring(L, name);
-  else lua_pushinteger(L, e);
-  return 3;
-}
 
 /* -- Children ------------------------------------------------------------- */
 
@@ -122,7 +106,7 @@ static void child_release(lg_child *c)
 /* Push the outcome: code, "exit" | signo, "signal" | fail(ECHILD). */
 static int child_push(lua_State *L, lg_child *c)
 {
-  if (c->state == LG_CH_LOST) return proc_fail(L, ECHILD);
+  if (c->state == LG_CH_LOST) return lg_lib_fail(L, ECHILD);
   if (WIFEXITED(c->status)) {
     lua_pushinteger(L, WEXITSTATUS(c->status));
     lua_pushliteral(L, "exit");
@@ -288,12 +272,13 @@ static int stdio_plan(posix_spawn_file_actions_t *fa, int target, int mode,
   }
 }
 
-/* spawn(argv, env, cwd, stdin, stdout, stderr [, nopidfd]) -> child, pid,
-** in, out, err | nil, msg, errname.  argv: array of strings; env: nil
+/* spawn(argv, env, cwd, stdin, stdout, stderr [, nopidfd [, setsid]]) ->
+** child, pid, in, out, err | nil, msg, errname.  argv: array of strings; env: nil
 ** (inherit) or an array of "K=V"; each stdio: nil/"inherit", "pipe",
 ** "null", an fd, or "stdout" (stderr only).  in/out/err: our pipe ends
 ** (non-blocking, close-on-exec) or false.  nopidfd: wait by polling, as
-** without pidfds.  A failed exec is a failed spawn (glibc's posix_spawn
+** without pidfds.  setsid: the child starts a new session, so it leads a
+** process group of its own (pgid = pid) that kill signals whole.  A failed exec is a failed spawn (glibc's posix_spawn
 ** reports it), not a child exiting 127. */
 static int proc_spawn(lua_State *L)
 {
@@ -306,7 +291,8 @@ static int proc_spawn(lua_State *L)
   sigset_t none, dfl;
   lg_child *c;
   pid_t pid;
-  int i, e, nopidfd = lua_toboolean(L, 7);
+  int i, e, nopidfd = lua_toboolean(L, 7), setsid = lua_toboolean(L, 8);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
   luaL_checktype(L, 1, LUA_TTABLE);
   argc = lua_rawlen(L, 1);
   if (argc == 0) luaL_argerror(L, 1, "argv is empty");
@@ -329,14 +315,15 @@ static int proc_spawn(lua_State *L)
   c->status = 0;
   c->nwait = 0;
   c->state = LG_CH_LOST;	/* nothing to reap until the spawn succeeds */
+  c->leader = (unsigned char)setsid;
   luaL_getmetatable(L, LG_CHILD_META);
   lua_setmetatable(L, -2);
   child_reaporphans(L);
   /* No Lua error from here on: fds are open. */
-  if ((e = posix_spawn_file_actions_init(&fa)) != 0) return proc_fail(L, e);
+  if ((e = posix_spawn_file_actions_init(&fa)) != 0) return lg_lib_fail(L, e);
   if ((e = posix_spawnattr_init(&attr)) != 0) {
     posix_spawn_file_actions_destroy(&fa);
-    return proc_fail(L, e);
+    return lg_lib_fail(L, e);
   }
   /* The child starts with no signal blocked, and SIGPIPE and SIGXFSZ at
   ** their defaults even if we ignore them (as Python's subprocess does). */
@@ -346,7 +333,15 @@ static int proc_spawn(lua_State *L)
   sigaddset(&dfl, SIGXFSZ);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &dfl);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (setsid) {
+#ifdef POSIX_SPAWN_SETSID	/* glibc 2.26 */
+    flags |= POSIX_SPAWN_SETSID;
+#else				/* a group of its own, in our session */
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&attr, 0);
+#endif
+  }
+  posix_spawnattr_setflags(&attr, flags);
   for (i = 0, e = 0; i < 3 && e == 0; i++)
     e = stdio_plan(&fa, i, mode[i], ufd[i], parent, child);
   if (e == 0 && cwd) e = posix_spawn_file_actions_addchdir_np(&fa, cwd);
@@ -361,7 +356,7 @@ static int proc_spawn(lua_State *L)
   fds_close(child, 3);
   if (e != 0) {
     fds_close(parent, 3);
-    return proc_fail(L, e);
+    return lg_lib_fail(L, e);
   }
   c->pid = pid;
   c->state = LG_CH_RUNNING;
@@ -424,21 +419,25 @@ static int proc_wait(lua_State *L)
   return child_push(L, c);
 }
 
-/* kill(child, signo) -> true | nil, msg, errname (ESRCH once reaped) */
+/* kill(child, signo) -> true | nil, msg, errname (ESRCH once reaped).  A
+** session leader's whole group gets the signal: until the leader is
+** reaped its pid cannot be reused, so -pid is still its group. */
 static int proc_kill(lua_State *L)
 {
   lg_child *c = child_check(L, 1);
   lua_Integer sig = luaL_checkinteger(L, 2);
   long r;
   if (sig < 0 || sig >= NSIG) luaL_argerror(L, 2, "invalid signal number");
-  if (c->state != LG_CH_RUNNING) return proc_fail(L, ESRCH);
-  if (c->pidfd >= 0) {
+  if (c->state != LG_CH_RUNNING) return lg_lib_fail(L, ESRCH);
+  if (c->leader) {
+    r = kill(-c->pid, (int)sig);
+  } else if (c->pidfd >= 0) {
     r = syscall(SYS_pidfd_send_signal, c->pidfd, (int)sig, NULL, 0);
     if (r < 0 && errno == ENOSYS) r = kill(c->pid, (int)sig);
   } else {
     r = kill(c->pid, (int)sig);
   }
-  if (r < 0) return proc_fail(L, errno);
+  if (r < 0) return lg_lib_fail(L, errno);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -450,8 +449,21 @@ static int proc_killpid(lua_State *L)
   lua_Integer sig = luaL_checkinteger(L, 2);
   if (pid != (pid_t)pid) luaL_argerror(L, 1, "invalid pid");
   if (sig < 0 || sig >= NSIG) luaL_argerror(L, 2, "invalid signal number");
-  if (kill((pid_t)pid, (int)sig) < 0) return proc_fail(L, errno);
+  if (kill((pid_t)pid, (int)sig) < 0) return lg_lib_fail(L, errno);
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* environ() -> { "K=V", ... }: this process's environment, as a child
+** inherits it (what os.getenv reads, with setenv's changes). */
+static int proc_environ(lua_State *L)
+{
+  int i;
+  lua_newtable(L);					/* E */
+  for (i = 0; environ[i]; i++) {
+    lua_pushstring(L, environ[i]);			/* E s */
+    lua_rawseti(L, -2, i + 1);				/* E */
+  }
   return 1;
 }
 
@@ -520,7 +532,7 @@ static int proc_signal_watch(lua_State *L)
   if (sig == SIGINT) lg_hub_sigintusers(hub, 1);	/* not main's now */
   if (sigaction((int)sig, NULL, &s->old) < 0) {
     if (sig == SIGINT) lg_hub_sigintusers(hub, -1);
-    return proc_fail(L, errno);
+    return lg_lib_fail(L, errno);
   }
   ev_signal_init(&s->w, signal_cb, (int)sig);
   s->w.data = s;
@@ -589,7 +601,7 @@ static const struct { const char *name; int num; } proc_signals[] = {
 static const luaL_Reg process_funcs[] = {
   { "spawn", proc_spawn }, { "wait", proc_wait }, { "kill", proc_kill },
   { "killpid", proc_killpid }, { "getpid", proc_getpid },
-  { "info", proc_info },
+  { "info", proc_info }, { "environ", proc_environ },
   { "signal_watch", proc_signal_watch }, { "signal_wait", proc_signal_wait },
   { "signal_stop", proc_signal_stop },
   { NULL, NULL }

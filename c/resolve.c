@@ -393,28 +393,42 @@ void lg_resolve_close(lg_hub *hub)
 
 /* -- Bindings -------------------------------------------------------------- */
 
-/* Push nil, message for what a call returned. */
-static int resolve_fail(lua_State *L, int err, int syserr)
-{
-  lua_pushnil(L);
-  if (err == EAI_NONAME
-#ifdef EAI_NODATA
-      || err == EAI_NODATA
+/* getaddrinfo's errors in LuaSocket 3's words (socket_gaistrerror), and
+** their EAI_x names: the third value of the fail return. */
+static const struct { int err; const char *name, *msg; } resolve_errs[] = {
+  { EAI_AGAIN, "EAI_AGAIN", "temporary failure in name resolution" },
+  { EAI_BADFLAGS, "EAI_BADFLAGS", "invalid value for ai_flags" },
+  { EAI_FAIL, "EAI_FAIL", "non-recoverable failure in name resolution" },
+  { EAI_FAMILY, "EAI_FAMILY", "ai_family not supported" },
+  { EAI_MEMORY, "EAI_MEMORY", "memory allocation failure" },
+  { EAI_NONAME, "EAI_NONAME", "host or service not provided, or not known" },
+  { EAI_OVERFLOW, "EAI_OVERFLOW", "argument buffer overflow" },
+  { EAI_SERVICE, "EAI_SERVICE", "service not supported for socket type" },
+  { EAI_SOCKTYPE, "EAI_SOCKTYPE", "ai_socktype not supported" },
+#ifdef EAI_NODATA		/* LuaSocket: gai_strerror's words for these */
+  { EAI_NODATA, "EAI_NODATA", NULL },
 #endif
 #ifdef EAI_ADDRFAMILY		/* no address in the family asked for */
-      || err == EAI_ADDRFAMILY
+  { EAI_ADDRFAMILY, "EAI_ADDRFAMILY", NULL },
 #endif
-      )
-    lua_pushliteral(L, "host not found");	/* LuaSocket's wording */
-  else if (err == EAI_SYSTEM)
-    lua_pushstring(L, strerror(syserr));
-  else
-    lua_pushstring(L, gai_strerror(err));
-  return 2;
+  { 0, NULL, NULL }
+};
+
+/* Push nil, message, name for what a call returned (lg_lib_fail's
+** convention; EAI_SYSTEM is the errno it left). */
+static int resolve_fail(lua_State *L, int err, int syserr)
+{
+  int i;
+  if (err == EAI_SYSTEM) return lg_lib_fail(L, syserr);
+  for (i = 0; resolve_errs[i].name; i++)
+    if (resolve_errs[i].err == err)
+      return lg_lib_failname(L, resolve_errs[i].msg ? resolve_errs[i].msg
+			     : gai_strerror(err), resolve_errs[i].name);
+  return lg_lib_failname(L, gai_strerror(err), "EAI_UNKNOWN");
 }
 
 /* Push the list of { family, addr, port, socktype } for res, and its
-** canonical name if canon.  Nothing usable: nil, "host not found". */
+** canonical name if canon.  Nothing usable: fails as EAI_NONAME. */
 static int resolve_pushlist(lua_State *L, const struct addrinfo *res, int canon)
 {
   const struct addrinfo *ai;
@@ -479,9 +493,7 @@ static int resolve_orphan(lua_State *L, lg_rjob *j, int n)
   if (n < 0) return lg_greenlet_raise(L);
   lua_settop(L, 0);
   lg_greenlet_resync(L);
-  lua_pushnil(L);
-  lua_pushliteral(L, "not enough memory");
-  return 2;
+  return lg_lib_failmsg(L, "not enough memory", ENOMEM);
 }
 
 /* Run j on the pool and park until it is answered or timeout seconds pass
@@ -494,9 +506,8 @@ static int resolve_lookup(lua_State *L, lg_resolver *r, lg_rjob *j,
   int n, e, delivered;
   if ((e = resolve_submit(r, j)) != 0) {
     free(j);
-    lua_pushnil(L);
-    lua_pushfstring(L, "cannot start a resolver thread: %s", strerror(e));
-    return 2;
+    return lg_lib_failmsg(L, lua_pushfstring(L, "cannot start a resolver "
+					     "thread: %s", strerror(e)), e);
   }
   resolve_hold(r, 1);
   resolve_waitlink(r, j);
@@ -659,11 +670,7 @@ static int resolve_numeric(lua_State *L)
 static int resolve_gethostname(lua_State *L)
 {
   char name[257];
-  if (gethostname(name, sizeof(name) - 1) != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, strerror(errno));
-    return 2;
-  }
+  if (gethostname(name, sizeof(name) - 1) != 0) return lg_lib_fail(L, errno);
   name[sizeof(name) - 1] = '\0';
   lua_pushstring(L, name);
   return 1;

@@ -126,9 +126,13 @@ static const char *sock_strerror(int err)
   }
 }
 
-/* nil, message: the usual failure return. */
+/* The usual failure return: nil, "timeout" | "closed" for our own
+** outcomes; for an OS error nil, LuaSocket's message, errno name (nil,
+** "connection refused", "ECONNREFUSED": lg_lib_fail's convention, with
+** the words patched libraries compare). */
 static int sock_fail(lua_State *L, int err)
 {
+  if (err > 0) return lg_lib_failmsg(L, sock_strerror(err), err);
   lua_pushnil(L);
   lua_pushstring(L, sock_strerror(err));
   return 2;

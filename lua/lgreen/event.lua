@@ -1,5 +1,6 @@
 -- Event: wake every waiter once, with a value or an error (eventlet.event).
 local Waiters = require "lgreen.waiters"
+local args = require "lgreen.args"
 
 local error = error
 
@@ -36,6 +37,7 @@ end
 -- The value sent (or its error raised); nil, "timeout" if timeout seconds
 -- pass first.
 function Event:wait(timeout)
+  if timeout ~= nil then args.check_seconds(timeout, 1, "wait") end
   while not self.sent do
     if not self.waiters:wait(timeout) then return nil, "timeout" end
   end

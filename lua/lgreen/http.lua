@@ -35,12 +35,13 @@
 -- tcp(params) is the green counterpart of LuaSec's ssl.https.tcp (a
 -- factory for socket.http's `create`); lgreen.patch installs it there.
 local http = require "socket.http"
-local lg = require "lgreen"
+local greenlet = require "lgreen.greenlet"
+local hub = require "lgreen.hub"
 local S = require "lgreen.socket"
 local tls = require "lgreen.ssl"
 local args = require "lgreen.args"
 
-local getcurrent, now = lg.getcurrent, lg.now
+local getcurrent, now = greenlet.getcurrent, hub.now
 local type, pairs, pcall, error, setmetatable, tostring =
   type, pairs, pcall, error, setmetatable, tostring
 

@@ -29,7 +29,8 @@
 --    or a greenthread per socket.
 --  * socket.gettime, socket.skip, socket.try, socket.protect, socket.unix
 --    (a separate module) stay as they are.
-local lg = require "lgreen"
+local hub = require "lgreen.hub"
+local args = require "lgreen.args"
 
 local type, pairs, ipairs, pcall, error, require, tostring =
   type, pairs, ipairs, pcall, error, require, tostring
@@ -56,7 +57,7 @@ local function socket_fields(S)
     tcp = S.tcp, tcp4 = S.tcp4, tcp6 = S.tcp6,
     udp = S.udp, udp4 = S.udp4, udp6 = S.udp6,
     connect = connect(S), connect4 = connect(S, "inet"), connect6 = connect(S, "inet6"),
-    bind = S.bind, sleep = lg.sleep,
+    bind = S.bind, sleep = hub.sleep,
   }
 end
 
@@ -87,13 +88,12 @@ function M.monkey_patch(what)
   if what == nil then what = ALL
   elseif type(what) == "string" then what = { what }
   elseif type(what) ~= "table" then
-    error("bad argument #1 to 'monkey_patch' (table of group names expected, got "
-      .. type(what) .. ")", 2)
+    args.argerror(1, "monkey_patch", "table of group names expected, got " .. type(what))
   end
   for _, g in ipairs(what) do
     if not GROUPS[g] then
-      error("bad argument #1 to 'monkey_patch' (unknown group '" .. tostring(g)
-        .. "'; groups: socket, dns, https)", 2)
+      args.argerror(1, "monkey_patch", "unknown group '" .. tostring(g)
+        .. "'; groups: socket, dns, https")
     end
   end
   local socket = require "socket"

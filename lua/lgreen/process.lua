@@ -16,18 +16,20 @@ local argcheck = require "lgreen.args"
 local C = core.process
 local signals = C.signals
 local spawn = gthread.spawn
+local now = core.hub.now
 local error, pcall, type, tostring, pairs, setmetatable =
   error, pcall, type, tostring, pairs, setmetatable
 local sort = table.sort
+local max = math.max
 
 local M = {}
 
 local argerror = argcheck.argerror
 -- The options of spawn (and process()); run adds input and timeout.
-local SPAWN = argcheck.set { "shell", "env", "cwd", "stdin", "stdout", "stderr",
-  "pidfd" }
-local RUN = argcheck.set { "shell", "env", "cwd", "stdin", "stdout", "stderr",
-  "pidfd", "input", "timeout" }
+local SPAWN = argcheck.set { "shell", "env", "env_add", "cwd", "stdin", "stdout",
+  "stderr", "pidfd", "setsid" }
+local RUN = argcheck.set { "shell", "env", "env_add", "cwd", "stdin", "stdout",
+  "stderr", "pidfd", "setsid", "input", "timeout" }
 -- plan's errors blame the caller of the public function: plan <- new <- it
 local PL = 4
 
@@ -60,6 +62,43 @@ local function stream_fd(v)
   return nil
 end
 
+-- The environment of a child, as core.process.spawn takes it: nil
+-- (inherit ours), or a sorted list of "K=V" from env (replacing ours)
+-- and env_add (over env, else over ours; false removes the name).
+local function envlist(env, add, fname)
+  if env == nil and add == nil then return nil end
+  local vars = {}
+  for what, t in pairs({ env = env or false, env_add = add or false }) do
+    if t and type(t) ~= "table" then
+      argerror(2, fname, "opts." .. what .. ": table expected, got " .. type(t), PL + 1)
+    end
+    for k, v in pairs(t or {}) do
+      if type(k) ~= "string" or k == "" or k:find("=", 1, true) or k:find("\0", 1, true) then
+        argerror(2, fname, "opts." .. what .. ": keys must be variable names", PL + 1)
+      end
+      if type(v) == "number" then v = tostring(v) end
+      if type(v) ~= "string" and not (v == false and what == "env_add") then
+        argerror(2, fname, ("opts.%s.%s: string expected%s, got %s"):format(what, k,
+          what == "env_add" and " (or false)" or "", type(v)), PL + 1)
+      end
+    end
+  end
+  if env then
+    for k, v in pairs(env) do vars[k] = tostring(v) end
+  else
+    local ours = C.environ()
+    for i = 1, #ours do
+      local k, v = ours[i]:match("^([^=]*)=(.*)$")
+      if k then vars[k] = v end
+    end
+  end
+  for k, v in pairs(add or {}) do vars[k] = v and tostring(v) or nil end
+  local list = {}
+  for k, v in pairs(vars) do list[#list + 1] = k .. "=" .. v end
+  sort(list)
+  return list
+end
+
 -- The argv and options for core.process.spawn, checked.
 local function plan(argv, opts, fname)
   opts = argcheck.check_options(opts, SPAWN, 2, fname, PL)
@@ -87,22 +126,9 @@ local function plan(argv, opts, fname)
       args[i] = a
     end
   end
-  local env = opts.env
-  if env ~= nil then
-    if type(env) ~= "table" then argerror(2, fname, "opts.env: table expected", PL) end
-    local list = {}
-    for k, v in pairs(env) do
-      if type(k) ~= "string" or k == "" or k:find("=", 1, true) then
-        argerror(2, fname, "opts.env: keys must be variable names", PL)
-      end
-      if type(v) == "number" then v = tostring(v) end
-      if type(v) ~= "string" then
-        argerror(2, fname, "opts.env." .. k .. ": string expected", PL)
-      end
-      list[#list + 1] = k .. "=" .. v
-    end
-    sort(list)
-    env = list
+  local env = envlist(opts.env, opts.env_add, fname)
+  if opts.setsid ~= nil and type(opts.setsid) ~= "boolean" then
+    argerror(2, fname, "opts.setsid: boolean expected, got " .. type(opts.setsid), PL)
   end
   if opts.cwd ~= nil and type(opts.cwd) ~= "string" then
     argerror(2, fname, "opts.cwd: string expected", PL)
@@ -148,19 +174,26 @@ end
 -- argv: { "cmd", "arg", ... } run without a shell (PATH is searched when
 -- argv[1] has no slash); with opts.shell = true, a string for /bin/sh -c.
 -- opts.env: a table { NAME = value } replacing the environment (default:
--- inherited); opts.cwd; opts.stdin/stdout/stderr: "inherit" (default),
+-- inherited); opts.env_add: { NAME = value | false } set (false: unset)
+-- over the inherited environment, or over opts.env; opts.cwd;
+-- opts.stdin/stdout/stderr: "inherit" (default),
 -- "pipe" (a green stream in p.stdin/p.stdout/p.stderr), "null", an fd
 -- number or a stream (a pipeline: { stdin = p1.stdout }; then close
 -- p1.stdout here), or for stderr "stdout".  A command that cannot be executed is
 -- nil, "No such file or directory", "ENOENT" (or so), not an exit 127.
--- opts.pidfd = false waits by polling waitpid, as on kernels before 5.3.
+-- opts.setsid (default: true with opts.shell, else false): the child
+-- starts a new session and leads its own process group, so p:kill and
+-- run's timeout reach everything it started.
 -- opts.pidfd = false waits by polling waitpid, as on kernels before 5.3.
 local function new(argv, opts, fname)
   local args, env, o = plan(argv, opts, fname)
+  local setsid = o.setsid
+  if setsid == nil then setsid = o.shell and true or false end
   local child, pid, i, out, err = C.spawn(args, env, o.cwd, o.stdin, o.stdout,
-    o.stderr, o.pidfd == false)
+    o.stderr, o.pidfd == false, setsid)
   if not child then return nil, pid, i end
   return setmetatable({ pid = pid, child = child, code = false, how = false,
+    setsid = setsid,
     stdin = stream(i), stdout = stream(out), stderr = stream(err) }, Process)
 end
 
@@ -189,8 +222,9 @@ function Process:poll()
 end
 
 -- kill([sig]) -> true | nil, err, errname.  sig: number or name, default
--- SIGTERM.  Once the child is reaped: nil, "No such process", "ESRCH" (its
--- pid may belong to another process by then).
+-- SIGTERM.  With p.setsid the whole process group gets it.  Once the child
+-- is reaped: nil, "No such process", "ESRCH" (its pid may belong to
+-- another process by then).
 function Process:kill(sig)
   if sig == nil then sig = signals.TERM else sig = signum(sig, 1, "kill") end
   return C.kill(self.child, sig)
@@ -223,21 +257,30 @@ M.getpid = C.getpid	-- getpid() -> this process's pid
 
 -- -- run -------------------------------------------------------------------
 
-local function readall(s)
+-- Everything s gives until EOF, or (deadline passed) what came before it:
+-- data, or data, "timeout".
+local function readall(s, deadline)
+  if deadline then s:settimeout(max(0, deadline - now()), "t") end
   local data, err, partial = s:receive("*a")
   return data or partial or "", err
 end
 
-local function writeall(s, data)
+local function writeall(s, data, deadline)
+  if deadline then s:settimeout(max(0, deadline - now()), "t") end
   s:send(data)		-- the child may exit without reading: fine
   s:close()
 end
 
--- run(argv [, opts]) -> stdout, stderr, code, how | nil, err, errname.
+-- run(argv [, opts]) -> stdout, stderr, code, how | nil, err, errname |
+-- nil, "timeout", partial.
 -- Like spawn, with stdout and stderr piped and read concurrently (each
 -- may be set to "inherit" etc. instead, then it is nil), opts.input
 -- written to stdin then closed.  opts.timeout (seconds) bounds the whole
--- run: the child is killed with SIGKILL and run returns nil, "timeout".
+-- run: then the child (its whole process group with opts.setsid, the
+-- default for opts.shell) is killed with SIGKILL and run returns nil,
+-- "timeout", { stdout = ..., stderr = ... }: the output read so far (as
+-- LuaSocket's receive returns its partial result; nil for a stream not
+-- piped).
 function M.run(argv, opts)
   opts = argcheck.check_options(opts, RUN, 2, "run")
   local input, timeout = opts.input, opts.timeout
@@ -251,37 +294,40 @@ function M.run(argv, opts)
   if o.stderr == nil then o.stderr = "pipe" end
   local p, err, name = new(argv, o, "run")
   if not p then return nil, err, name end
+  local deadline = timeout and now() + timeout
   local workers = {}
-  local rout = p.stdout and spawn(readall, p.stdout)
-  local rerr = p.stderr and spawn(readall, p.stderr)
+  local rout = p.stdout and spawn(readall, p.stdout, deadline)
+  local rerr = p.stderr and spawn(readall, p.stderr, deadline)
   workers[#workers + 1] = rout or nil
   workers[#workers + 1] = rerr or nil
-  if input then workers[#workers + 1] = spawn(writeall, p.stdin, input) end
+  if input then workers[#workers + 1] = spawn(writeall, p.stdin, input, deadline) end
   -- On a timeout, or an error (this greenthread killed): nothing may stay
-  -- behind, neither the child nor a reader blocked on a grandchild's pipe.
+  -- behind, neither the child (nor, with setsid, its children) nor a
+  -- reader blocked on a pipe that something outside the group holds.
   local function cleanup()
     p:kill(signals.KILL)
     p:wait()
     for k = 1, #workers do workers[k]:kill() end
     p:close()
   end
-  local lg = require "lgreen"
-  local ok, done, out, errout, code, how = pcall(lg.with_timeout, timeout, function()
-    local o1 = rout and rout:wait()
-    local o2 = rerr and rerr:wait()
-    local c, h = p:wait()
-    return true, o1, o2, c, h
+  local ok, out, errout, code, how, ename = pcall(function()
+    local o1, e1, o2, e2
+    if rout then o1, e1 = rout:wait() end
+    if rerr then o2, e2 = rerr:wait() end
+    if e1 == "timeout" or e2 == "timeout" then return o1, o2, nil, "timeout" end
+    local c, h, n = p:wait(deadline and max(0, deadline - now()))
+    return o1, o2, c, h, n
   end)
   if not ok then
     cleanup()
-    error(done, 0)
+    error(out, 0)
   end
-  if not done then
+  if code == nil and how == "timeout" then
     cleanup()
-    return nil, "timeout"
+    return nil, "timeout", { stdout = out, stderr = errout }
   end
   p:close()
-  if code == nil then return nil, how end
+  if code == nil then return nil, how, ename end
   return out, errout, code, how
 end
 

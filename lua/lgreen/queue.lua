@@ -4,8 +4,10 @@
 -- takes straight from the first waiting putter, so FIFO order holds among
 -- waiters.  Expected outcomes: nil, "timeout" | "full" | "empty".
 local Waiters = require "lgreen.waiters"
+local args = require "lgreen.args"
 
 local error, type, setmetatable, getmetatable = error, type, setmetatable, getmetatable
+local argerror, check_seconds = args.argerror, args.check_seconds
 
 -- Storage: FIFO deque, LIFO stack, or a binary heap (stable for ties).
 -- unshift puts an item back at the front: the one a killed getter was
@@ -52,21 +54,21 @@ function heap.check(q, item)
   local t, lt = type(k), nil
   if t == q.ktype and (t == "string" or (t == "number" and k == k)) then return end
   if t == "number" then
-    if k ~= k then error("bad argument #1 to 'put' (priority is NaN)", 3) end
+    if k ~= k then argerror(1, "put", "priority is NaN", 3) end
   elseif t == "table" or t == "userdata" then
     local mt = getmetatable(k)
     lt = type(mt) == "table" and mt.__lt or nil
     if lt == nil then
-      error(("bad argument #1 to 'put' (priority is a %s without __lt)"):format(t), 3)
+      argerror(1, "put", ("priority is a %s without __lt"):format(t), 3)
     end
   elseif t ~= "string" then
-    error(("bad argument #1 to 'put' (priority must be a number, a string or have __lt, got %s)")
+    argerror(1, "put", ("priority must be a number, a string or have __lt, got %s")
       :format(t), 3)
   end
   if q.ktype == nil then
     q.ktype, q.klt = t, lt
   elseif t ~= q.ktype or lt ~= q.klt then
-    error(("bad argument #1 to 'put' (priority is a %s that does not compare with the queue's %ss)")
+    argerror(1, "put", ("priority is a %s that does not compare with the queue's %ss")
       :format(t, q.ktype), 3)
   end
 end
@@ -153,7 +155,7 @@ end
 
 local function new(kind, name, maxsize, joinable)
   if maxsize ~= nil and (type(maxsize) ~= "number" or maxsize < 0 or maxsize % 1 ~= 0) then
-    error(("bad argument #1 to '%s' (maxsize must be nil or a whole number >= 0)"):format(name), 3)
+    argerror(1, name, "maxsize must be nil or a whole number >= 0", 3)
   end
   local q = setmetatable({ kind = kind, maxsize = maxsize, items = {},
     getters = false, putters = false, joiners = false,
@@ -176,7 +178,8 @@ function Queue:putting() return self.putters.n end
 
 -- put(item [, block = true] [, timeout]) -> true | nil, "full" | nil, "timeout"
 function Queue:put(item, block, timeout)
-  if item == nil then error("bad argument #1 to 'put' (item must not be nil)", 2) end
+  if item == nil then argerror(1, "put", "item must not be nil") end
+  if timeout ~= nil then check_seconds(timeout, 3, "put") end
   local check = self.kind.check
   if check then check(self, item) end
   if self.joinable then self.unfinished = self.unfinished + 1 end
@@ -197,6 +200,7 @@ end
 
 -- get([block = true] [, timeout]) -> item | nil, "empty" | nil, "timeout"
 function Queue:get(block, timeout)
+  if timeout ~= nil then check_seconds(timeout, 2, "get") end
   if self.kind.size(self) > 0 then
     local item = self.kind.pop(self)
     -- room now (unless a refund overfilled it): the first waiting
@@ -229,15 +233,17 @@ end
 
 function Queue:join(timeout)
   if not self.joinable then error("join() on a queue that cannot join", 2) end
+  if timeout ~= nil then check_seconds(timeout, 1, "join") end
   while self.unfinished > 0 do
     if not self.joiners:wait(timeout) then return nil, "timeout" end
   end
   return true
 end
 
+-- (Not tail calls: new's argument errors blame the caller, two levels up.)
 local M = {}
-function M.Queue(maxsize) return new(fifo, "Queue", maxsize, true) end
-function M.LightQueue(maxsize) return new(fifo, "LightQueue", maxsize, false) end
-function M.PriorityQueue(maxsize) return new(heap, "PriorityQueue", maxsize, true) end
-function M.LifoQueue(maxsize) return new(lifo, "LifoQueue", maxsize, true) end
+function M.Queue(maxsize) local q = new(fifo, "Queue", maxsize, true) return q end
+function M.LightQueue(maxsize) local q = new(fifo, "LightQueue", maxsize, false) return q end
+function M.PriorityQueue(maxsize) local q = new(heap, "PriorityQueue", maxsize, true) return q end
+function M.LifoQueue(maxsize) local q = new(lifo, "LifoQueue", maxsize, true) return q end
 return M

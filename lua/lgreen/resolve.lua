@@ -37,7 +37,8 @@ end
 -- | nil, err.  opts: family ("inet", "inet6", nil: any), socktype
 -- ("stream" by default, "dgram"), passive (addresses to bind: host nil or
 -- "*" is any), timeout (seconds, default M.timeout).  err: "timeout",
--- "host not found", or the resolver's message.
+-- LuaSocket 3's message, with the EAI_x name as a third value: nil, "host
+-- or service not provided, or not known", "EAI_NONAME" (or "timeout").
 function M.getaddrinfo(host, port, opts)
   local fname = "getaddrinfo"
   opts = args.check_options(opts, OPTIONS, 3, fname)
@@ -64,13 +65,20 @@ function M.getaddrinfo(host, port, opts)
   return R.getaddrinfo(host, port, family, socktype, passive, t)
 end
 
+-- toip and tohostname say "host not found" where LuaSocket's do (its
+-- gethostbyname's words), and keep the EAI_x name.
+local NOHOST = args.set { "EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY" }
+local function hostfail(err, ename)
+  return nil, NOHOST[ename] and "host not found" or err, ename
+end
+
 -- toip(name [, timeout]) -> ip, { name, alias = {}, ip = { ... } } | nil, err
 -- as LuaSocket's socket.dns.toip: IPv4 only.
 function M.toip(name, timeout)
   check_host(name, 1, "toip")
   local t = seconds(timeout, 2, "toip")
-  local list, canon = R.getaddrinfo(name, nil, "inet", "stream", false, t, true)
-  if not list then return nil, canon end
+  local list, canon, ename = R.getaddrinfo(name, nil, "inet", "stream", false, t, true)
+  if not list then return hostfail(canon, ename) end
   local ip = {}
   for i = 1, #list do ip[i] = list[i].addr end
   return ip[1], { name = canon or name, alias = {}, ip = ip }
@@ -84,12 +92,12 @@ function M.tohostname(addr, timeout)
   local t = seconds(timeout, 2, "tohostname")
   local ip = addr
   if not R.numeric(addr) then
-    local err
-    ip, err = M.toip(addr, t)
-    if not ip then return nil, err end
+    local err, ename
+    ip, err, ename = M.toip(addr, t)
+    if not ip then return nil, err, ename end
   end
-  local name, err = R.getnameinfo(ip, t)
-  if not name then return nil, err end
+  local name, err, ename = R.getnameinfo(ip, t)
+  if not name then return hostfail(err, ename) end
   return name, { name = name, alias = {}, ip = { ip } }
 end
 

@@ -1,6 +1,7 @@
 -- Semaphore, BoundedSemaphore and Lock (eventlet.semaphore).  Waiters are
 -- served in FIFO order: release hands the count to the first waiter.
 local Waiters = require "lgreen.waiters"
+local args = require "lgreen.args"
 
 local error, type, setmetatable = error, type, setmetatable
 
@@ -9,7 +10,7 @@ Semaphore.__index = Semaphore
 
 local function check_count(n, what)
   if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
-    error(("bad argument #1 to '%s' (count must be a whole number >= 0)"):format(what), 3)
+    args.argerror(1, what, "count must be a whole number >= 0", 4)	-- check_count <- new <- Semaphore <- caller
   end
 end
 
@@ -37,6 +38,7 @@ end
 -- acquire([blocking = true] [, timeout]) -> true, or false when it would
 -- block (blocking false) or the timeout passes.
 function Semaphore:acquire(blocking, timeout)
+  if timeout ~= nil then args.check_seconds(timeout, 2, "acquire") end
   if self.counter > 0 and self.waiters.n == 0 then
     self.counter = self.counter - 1
     return true
@@ -75,8 +77,9 @@ function Semaphore:with(fn, ...)
   return settle(pcall(fn, ...))
 end
 
+-- (Not tail calls: new's argument errors blame the caller, two levels up.)
 local M = {}
-function M.Semaphore(n) return new(n, false) end
-function M.BoundedSemaphore(n) return new(n, true) end
+function M.Semaphore(n) local s = new(n, false) return s end
+function M.BoundedSemaphore(n) local s = new(n, true) return s end
 function M.Lock() return new(1, true) end
 return M

@@ -64,18 +64,18 @@ local function each_address(op, sock, fname, host, port)
   elseif type(host) ~= "string" then
     argerror(1, fname, "path expected, got " .. type(host))
   end
-  local list, err = addresses(host, port, family,
+  local list, err, ename = addresses(host, port, family,
     proto == "udp" and "dgram" or "stream", op == C.bind)
-  if not list then return nil, err end
+  if not list then return nil, err, ename end
   for i = 1, #list do
     local a = list[i]
     local ok
-    if a.family == "unix" then ok, err = op(sock, "unix", a.addr)
-    else ok, err = op(sock, a.family, a.addr, a.port or port) end
+    if a.family == "unix" then ok, err, ename = op(sock, "unix", a.addr)
+    else ok, err, ename = op(sock, a.family, a.addr, a.port or port) end
     if ok then return 1 end
     if err == "timeout" then break end
   end
-  return nil, err
+  return nil, err, ename	-- ename: the errno (EAI_x) name, if any
 end
 
 function methods:connect(host, port)
@@ -118,18 +118,16 @@ S.wrap = C.wrap		-- wrap(fd): a stream over a pipe end or any fd
 function S.connect(host, port, timeout, locport, family)
   local locaddr
   if type(timeout) == "string" then locaddr, timeout = timeout, nil
-  elseif timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
-    argerror(3, "connect", "seconds expected")
-  end
-  local c, err = C.new("tcp", family)
-  if not c then return nil, err end
+  else args.check_seconds(timeout, 3, "connect") end
+  local c, err, ename = C.new("tcp", family)
+  if not c then return nil, err, ename end
   if locaddr then
-    local ok, e = c:bind(locaddr, locport or 0)
-    if not ok then c:close() return nil, e end
+    local ok, e, en = c:bind(locaddr, locport or 0)
+    if not ok then c:close() return nil, e, en end
   end
   c:settimeout(timeout, "t")
-  local ok, e = c:connect(host, port)
-  if not ok then c:close() return nil, e end
+  local ok, e, en = c:connect(host, port)
+  if not ok then c:close() return nil, e, en end
   c:settimeout(nil, "t")
   return c
 end
@@ -141,23 +139,23 @@ function S.listen(host, port, backlog)
   if backlog ~= nil and type(backlog) ~= "number" then
     argerror(3, "listen", "number expected")
   end
-  local list, err = addresses(host, port, "any", "stream", true)
-  if not list then return nil, err end
+  local list, err, ename = addresses(host, port, "any", "stream", true)
+  if not list then return nil, err, ename end
   for i = 1, #list do
     local a = list[i]
     local s, ok
-    s, err = C.new("tcp", a.family)	-- nil, err when out of fds
+    s, err, ename = C.new("tcp", a.family)	-- nil, err when out of fds
     if s then
-      ok, err = s:setoption("reuseaddr", true)
-      if ok then ok, err = C.bind(s, a.family, a.addr, a.port or port) end
+      ok, err, ename = s:setoption("reuseaddr", true)
+      if ok then ok, err, ename = C.bind(s, a.family, a.addr, a.port or port) end
       if ok then
-        ok, err = s:listen(backlog or 128)
+        ok, err, ename = s:listen(backlog or 128)
         if ok then return s end
       end
       s:close()
     end
   end
-  return nil, err
+  return nil, err, ename
 end
 
 -- bind(host, port [, backlog]): LuaSocket's socket.bind.

@@ -32,12 +32,12 @@
 -- (keyed by the table): change settings by passing a new table.  A context
 -- from ssl.newcontext is accepted too.
 local ssl = require "ssl"
-local lg = require "lgreen"
+local hub = require "lgreen.hub"
 local S = require "lgreen.socket"
 local resolve = require "lgreen.resolve"
 local args = require "lgreen.args"
 
-local wait_read, wait_write, now = lg.wait_read, lg.wait_write, lg.now
+local wait_read, wait_write, now = hub.wait_read, hub.wait_write, hub.now
 local type, pairs, ipairs, error, tostring, setmetatable =
   type, pairs, ipairs, error, tostring, setmetatable
 
