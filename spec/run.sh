@@ -31,9 +31,10 @@ case "$mode" in --asan) limit=300 ;; --valgrind) limit=900 ;; esac
 limit=${LGREEN_SPEC_TIMEOUT:-$limit}
 
 # tally NAME CMD...: run a TAP producer under the watchdog, count its
-# results.  A non-zero exit with no "not ok" (a crash), no result at all
-# (unless it planned none: "1..0"), or the watchdog's kill, counts as one
-# failure more.  Prints the failures, named.
+# results.  One failure more if the watchdog killed it, if it did not run
+# the number of tests its plan ("1..N", printed last) says (it died or
+# exited early), or if it exited non-zero with no "not ok" (a crash).
+# Prints the failures, named.
 tally() {
   name=$1
   shift
@@ -41,13 +42,16 @@ tally() {
   rc=$?
   ok=$(grep -c '^ok ' "$log")
   nok=$(grep -c '^not ok ' "$log")
+  plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     echo "not ok - $name: killed by the watchdog after $limit s" >>"$log"
+    nok=$((nok + 1))
+  elif [ "$plan" != $((ok + nok)) ]; then
+    echo "not ok - $name: ran $((ok + nok)) tests, planned ${plan:-none}" >>"$log"
     nok=$((nok + 1))
   elif [ "$rc" != 0 ] && [ "$nok" = 0 ]; then
     nok=1
   fi
-  if [ "$ok" = 0 ] && [ "$nok" = 0 ] && ! grep -q '^1\.\.0$' "$log"; then nok=1; fi
   if [ "$nok" != 0 ]; then
     grep -v '^ok ' "$log" | head -80
     echo "# FAILED $name: $ok passed, $nok failed (exit $rc)"
