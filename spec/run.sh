@@ -38,7 +38,9 @@ limit=${LGREEN_SPEC_TIMEOUT:-$limit}
 tally() {
   name=$1
   shift
-  timeout -k 10 "$limit" "$@" >"$log" 2>&1
+  # (stdin: the watchdog's process group is not the terminal's; a read
+  # from a terminal would stop it)
+  timeout -k 10 "$limit" "$@" </dev/null >"$log" 2>&1
   rc=$?
   ok=$(grep -c '^ok ' "$log")
   nok=$(grep -c '^not ok ' "$log")
