@@ -5,8 +5,11 @@ HDR      = $(wildcard c/*.h)
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
+# The flags every build needs (DESIGN rules 1, 3, 4), the rock's included;
+# -frecord-gcc-switches keeps them in core.so for .ci/run to check.
 XCFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden -funwind-tables \
-           -fstack-clash-protection -Wall -Wextra -Wno-unused-parameter
+           -fstack-clash-protection -frecord-gcc-switches \
+           -Wall -Wextra -Wno-unused-parameter
 LDLIBS   = -lev -lpthread -ldl
 LUA51_INC ?= /usr/include/lua5.1
 LUA54_INC ?= /usr/include/lua5.4
@@ -27,7 +30,8 @@ endif
 SO51 = $(BUILD)/5.1/lgreen/core.so
 SO54 = $(BUILD)/5.4/lgreen/core.so
 
-.PHONY: all build test demo bench check-valgrind check-asan check-aarch64 clean deps
+.PHONY: all build test check demo bench check-valgrind check-asan check-aarch64 clean deps \
+	rock rock-install print-xcflags
 
 all build: $(SO51) $(SO54)
 
@@ -46,6 +50,10 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	@sh spec/run.sh
 
+# The quick first run: LuaJIT only, tests not tagged #slow.
+check: deps
+	@sh spec/run.sh --quick
+
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@sh examples/run.sh
@@ -63,6 +71,27 @@ check-valgrind: deps
 # The aarch64 switch, cross-built and run under qemu-user.
 check-aarch64:
 	@sh spec/c/check_aarch64.sh
+
+# The rock (rockspec: make backend).  luarocks runs `make rock` with its
+# CFLAGS, LUA_INCDIR and LIBEV_* dirs, then `make rock-install` with LIBDIR
+# and LUADIR: the rock gets XCFLAGS like every build here.
+LUA_INCDIR   ?= $(LUA51_INC)
+LIBEV_INCDIR ?= /usr/include
+LIBEV_LIBDIR ?= /usr/lib
+ROCK_SO = $(BUILD)/rock/lgreen/core.so
+
+rock:
+	@mkdir -p $(dir $(ROCK_SO))
+	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA_INCDIR) -I$(LIBEV_INCDIR) -shared -o $(ROCK_SO) \
+	  $(SRC) -L$(LIBEV_LIBDIR) $(LDFLAGS) $(LDLIBS)
+
+rock-install:
+	install -d $(LIBDIR)/lgreen $(LUADIR)/lgreen
+	install -m 755 $(ROCK_SO) $(LIBDIR)/lgreen/core.so
+	install -m 644 lua/lgreen/*.lua $(LUADIR)/lgreen/
+
+print-xcflags:
+	@echo $(XCFLAGS)
 
 clean:
 	rm -rf $(BUILD)

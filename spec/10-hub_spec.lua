@@ -25,12 +25,15 @@ describe("sleep", function()
   end)
 
   it("timers fire in deadline order, whatever the order they were set", function()
-    local order = {}
-    for _, d in ipairs({ 0.03, 0.01, 0.02 }) do
-      lg.spawn_n(function() lg.sleep(d) order[#order + 1] = d end)
+    -- Deadlines t0 + d, 0.1 s apart: each greenthread sleeps what is left
+    -- (a sleep counts from its own start; the three start one after the
+    -- other, and under valgrind on a busy machine that took over 10 ms).
+    local order, t0 = {}, lg.now()
+    for _, d in ipairs({ 0.3, 0.1, 0.2 }) do
+      lg.spawn_n(function() lg.sleep(math.max(0, t0 + d - lg.now())) order[#order + 1] = d end)
     end
     lg.run()
-    assert.same({ 0.01, 0.02, 0.03 }, order)
+    assert.same({ 0.1, 0.2, 0.3 }, order)
   end)
 
   it("rejects bad durations", function()

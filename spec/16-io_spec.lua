@@ -13,11 +13,12 @@ end
 describe("wait_read / wait_write", function()
   it("an accept and a read wait in the hub while others run", function()
     local srv, port = listener()
-    local ticks, got = 0, nil
+    local ticks, got, parked = 0, nil, nil
     local ticker = lg.spawn(function()
       while not got do ticks = ticks + 1 lg.sleep(0.001) end
     end)
     local server = lg.spawn(function()
+      parked = ticks
       assert(lg.wait_read(srv:getfd(), 5))
       local c = assert(srv:accept())
       c:settimeout(0)
@@ -27,7 +28,8 @@ describe("wait_read / wait_write", function()
       return got
     end)
     lg.spawn_n(function()
-      lg.sleep(0.02)
+      -- connect once the ticker has run 5 times while the server waits
+      while not (parked and ticks >= parked + 5) do lg.sleep(0.001) end
       local c = assert(socket.connect("127.0.0.1", port))
       assert(lg.wait_write(c:getfd(), 5))
       c:send("hello\n")

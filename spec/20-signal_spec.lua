@@ -94,9 +94,20 @@ describe("signal", function()
   end)
 
   it("does not keep run() alive by itself", function()
-    local h = lg.signal("USR1", function() end)
-    lg.run()				-- returns: only the signal is watched
-    h:cancel()
+    -- step() says whether anything keeps the loop alive (run() waits for
+    -- exactly that), so this fails instead of hanging.
+    local sleeper = lg.spawn(lg.sleep, 0.01)
+    assert.is_true(lg.step(), "a timer keeps the loop alive")
+    sleeper:wait()
+    local got = lg.Event()
+    local h = lg.signal("USR1", function(n) got:send(n) end)
+    assert.is_false(lg.step(), "the signal watcher alone keeps the loop alive")
+    lg.run()
+    -- still watched after run() returned
+    selfsend("USR1")
+    assert.equal(core.process.signals.USR1, got:wait())
+    assert.is_true(h:cancel())
+    assert.is_false(lg.step())
   end)
 
   it("cancel restores the previous disposition", function()

@@ -68,6 +68,19 @@ function H.run(src)
   return code, (out:gsub("EXIT:%d+%s*$", ""))
 end
 
+-- Poll cond, yielding to the hub between tries, until it holds (true) or
+-- seconds have passed (false).  For conditions no event announces; the
+-- deadline only turns a hang into a failure: keep it generous.
+function H.await(cond, seconds)
+  local lg = require "lgreen"
+  local deadline = lg.now() + seconds
+  while not cond() do
+    if lg.now() > deadline then return false end
+    lg.sleep(0.01)
+  end
+  return true
+end
+
 -- Full collections until memory stops shrinking.
 function H.collect()
   for _ = 1, 4 do collectgarbage("collect") end

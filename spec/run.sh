@@ -2,8 +2,15 @@
 # Every test lgreen has: busted under LuaJIT, Lua 5.1 and Lua 5.4, the C
 # tests, and the core specs again on the portable ucontext switch.
 #   spec/run.sh             the whole suite (what `make test` and CI run)
+#   spec/run.sh --quick     LuaJIT only, tests not tagged #slow (`make check`)
 #   spec/run.sh --asan      greenlet and hub specs on an AddressSanitizer build
 #   spec/run.sh --valgrind  the same under valgrind (stacks registered)
+# Every spec/*_spec.lua runs (a new file needs no edit here; tag a test
+# #slow to keep it out of --quick), each file in a busted process of its
+# own under a watchdog: a file still running after LGREEN_SPEC_TIMEOUT
+# seconds (default 120; 300 under ASan, 900 under valgrind) is killed and
+# counts as a failure named with its file and VM, and the rest goes on.
+# The C tests run under the same watchdog.
 # Ends with one line "N passed, N failed"; exits non-zero unless all passed.
 set -u
 cd "$(dirname "$0")/.."
@@ -12,105 +19,169 @@ pass=0
 fail=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+ALL=$(ls spec/*_spec.lua)
 CORE="spec/01-greenlet_spec.lua spec/02-anywhere_spec.lua spec/03-jit_spec.lua spec/04-memory_spec.lua"
 HUB="spec/10-hub_spec.lua spec/11-greenthread_spec.lua spec/12-sync_spec.lua spec/13-queue_spec.lua spec/14-pool_spec.lua spec/15-timeout_spec.lua spec/16-io_spec.lua spec/17-socket_spec.lua spec/19-process_spec.lua spec/20-signal_spec.lua spec/31-finalizer_spec.lua"
 # (the resolver's LD_PRELOAD subprocesses do not mix with ASan's preload)
-IO="spec/18-resolve_spec.lua --exclude-tags=subprocess"
+IO="spec/18-resolve_spec.lua"
+IOTAGS="--exclude-tags=subprocess"
 # stack slicing: ASan makes shared stacks nobody runs on PROT_NONE
 HUB="$HUB spec/51-frames_spec.lua spec/52-slices_spec.lua"
 
-# tally NAME CMD...: run a TAP producer, count its results.  A non-zero exit
-# with no "not ok" (a crash), or no result at all, counts as one failure.
+limit=120
+case "$mode" in --asan) limit=300 ;; --valgrind) limit=900 ;; esac
+limit=${LGREEN_SPEC_TIMEOUT:-$limit}
+
+# tally NAME CMD...: run a TAP producer under the watchdog, count its
+# results.  One failure more if the watchdog killed it, if it did not run
+# the number of tests its plan ("1..N", printed last) says (it died or
+# exited early), or if it exited non-zero with no "not ok" (a crash).
+# Prints the failures, named.
 tally() {
   name=$1
   shift
-  "$@" >"$log" 2>&1
+  # (stdin: the watchdog's process group is not the terminal's; a read
+  # from a terminal would stop it)
+  timeout -k 10 "$limit" "$@" </dev/null >"$log" 2>&1
   rc=$?
   ok=$(grep -c '^ok ' "$log")
   nok=$(grep -c '^not ok ' "$log")
-  if [ "$rc" != 0 ] && [ "$nok" = 0 ]; then nok=1; fi
-  if [ "$ok" = 0 ] && [ "$nok" = 0 ]; then nok=1; fi
+  plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "not ok - $name: killed by the watchdog after $limit s" >>"$log"
+    nok=$((nok + 1))
+  elif [ "$plan" != $((ok + nok)) ]; then
+    echo "not ok - $name: ran $((ok + nok)) tests, planned ${plan:-none}" >>"$log"
+    nok=$((nok + 1))
+  elif [ "$rc" != 0 ] && [ "$nok" = 0 ]; then
+    nok=1
+  fi
   if [ "$nok" != 0 ]; then
     grep -v '^ok ' "$log" | head -80
+    echo "# FAILED $name: $ok passed, $nok failed (exit $rc)"
   fi
-  echo "# $name: $ok passed, $nok failed (exit $rc)"
   pass=$((pass + ok))
   fail=$((fail + nok))
 }
 
-# busted VM BUILDDIR [specs...], with the variables in $XENV set
+# bust LABEL VM BUILDDIR "FILES" [busted options...]: each file in its own
+# busted run (with the variables in $XENV set, through $WRAP if set), then
+# one line for the lot.
 XENV=
+WRAP=
 bust() {
-  vm=$1
-  dir=$2
-  shift 2
+  label=$1
+  vm=$2
+  dir=$3
+  files=$4
+  shift 4
   abi=5.1
   [ "$vm" = lua5.4 ] && abi=5.4
-  env $XENV LGREEN_LUA=$vm busted --lua="$vm" --cpath="$dir/$abi/?.so" -o TAP "$@"
+  p0=$pass
+  f0=$fail
+  for f in $files; do
+    if [ -n "$WRAP" ]; then
+      tally "$label $f" env $XENV LGREEN_LUA=$vm $WRAP $vm "$(command -v busted)" \
+        --cpath="$dir/$abi/?.so" -o TAP "$@" "$f"
+    else
+      tally "$label $f" env $XENV LGREEN_LUA=$vm busted --lua="$vm" \
+        --cpath="$dir/$abi/?.so" -o TAP "$@" "$f"
+    fi
+  done
+  echo "# $label: $((pass - p0)) passed, $((fail - f0)) failed"
+}
+
+# cc_test NAME CC-ARGS...: a compile step; failing to build counts as a failure.
+cc_test() {
+  name=$1
+  shift
+  if ! cc "$@" >"$log" 2>&1; then
+    cat "$log"
+    echo "# FAILED C: cannot build $name"
+    fail=$((fail + 1))
+    return 1
+  fi
 }
 
 ctests() {
   dir=$1
-  mkdir -p "$dir/test"
-  cc -O2 -Wall -o "$dir/test/switch_check" spec/c/switch_check.c c/switch.c \
+  t=$dir/test
+  p0=$pass
+  f0=$fail
+  mkdir -p "$t"
+  cc_test switch_check -O2 -Wall -o "$t/switch_check" spec/c/switch_check.c c/switch.c \
     c/switch_x86_64.S c/switch_aarch64.S &&
-  cc -O2 -Wall -DLG_UCONTEXT=1 -o "$dir/test/switch_check_uc" \
-    spec/c/switch_check.c c/switch.c || return 1
-  cc -O1 -g -Wall -o "$dir/test/slice_check" spec/c/slice_check.c c/stack.c \
-    c/switch.c c/switch_x86_64.S c/switch_aarch64.S -ldl -lpthread || return 1
-  tally "C: slices copied on and off a shared stack" "$dir/test/slice_check"
-  tally "C: context switch (asm)" "$dir/test/switch_check"
-  tally "C: context switch (ucontext)" "$dir/test/switch_check_uc"
-  cc -O1 -g -I/usr/include/luajit-2.1 spec/c/two_vms.c -o "$dir/test/two_vms_luajit" \
-    -lluajit-5.1 -lpthread &&
-  cc -O1 -g -I/usr/include/lua5.4 spec/c/two_vms.c -o "$dir/test/two_vms_lua54" \
-    -llua5.4 -lpthread || return 1
-  cc -O1 -g -I/usr/include/luajit-2.1 spec/c/host.c -o "$dir/test/host_luajit" \
+    tally "C: context switch (asm)" "$t/switch_check"
+  cc_test switch_check_uc -O2 -Wall -DLG_UCONTEXT=1 -o "$t/switch_check_uc" \
+    spec/c/switch_check.c c/switch.c &&
+    tally "C: context switch (ucontext)" "$t/switch_check_uc"
+  cc_test slice_check -O1 -g -Wall -o "$t/slice_check" spec/c/slice_check.c c/stack.c \
+    c/switch.c c/switch_x86_64.S c/switch_aarch64.S -ldl -lpthread &&
+    tally "C: slices copied on and off a shared stack" "$t/slice_check"
+  cc_test host_luajit -O1 -g -I/usr/include/luajit-2.1 spec/c/host.c -o "$t/host_luajit" \
     -lluajit-5.1 -lev "$dir/5.1/lgreen/core.so" -Wl,-rpath,"$PWD/$dir/5.1/lgreen" &&
-  cc -O1 -g -I/usr/include/lua5.4 spec/c/host.c -o "$dir/test/host_lua54" \
-    -llua5.4 -lev "$dir/5.4/lgreen/core.so" -Wl,-rpath,"$PWD/$dir/5.4/lgreen" || return 1
-  tally "C: host drives the hub (LuaJIT)" "$dir/test/host_luajit" "$dir/5.1/?.so"
-  tally "C: host drives the hub (Lua 5.4)" "$dir/test/host_lua54" "$dir/5.4/?.so"
-  tally "C: two VMs, two threads (LuaJIT)" "$dir/test/two_vms_luajit" "$dir/5.1/?.so"
-  tally "C: two VMs, two threads (Lua 5.4)" "$dir/test/two_vms_lua54" "$dir/5.4/?.so"
+    tally "C: host drives the hub (LuaJIT)" "$t/host_luajit" "$dir/5.1/?.so"
+  cc_test host_lua54 -O1 -g -I/usr/include/lua5.4 spec/c/host.c -o "$t/host_lua54" \
+    -llua5.4 -lev "$dir/5.4/lgreen/core.so" -Wl,-rpath,"$PWD/$dir/5.4/lgreen" &&
+    tally "C: host drives the hub (Lua 5.4)" "$t/host_lua54" "$dir/5.4/?.so"
+  cc_test two_vms_luajit -O1 -g -I/usr/include/luajit-2.1 spec/c/two_vms.c \
+    -o "$t/two_vms_luajit" -lluajit-5.1 -lpthread &&
+    tally "C: two VMs, two threads (LuaJIT)" "$t/two_vms_luajit" "$dir/5.1/?.so"
+  cc_test two_vms_lua54 -O1 -g -I/usr/include/lua5.4 spec/c/two_vms.c \
+    -o "$t/two_vms_lua54" -llua5.4 -lpthread &&
+    tally "C: two VMs, two threads (Lua 5.4)" "$t/two_vms_lua54" "$dir/5.4/?.so"
+  echo "# C tests: $((pass - p0)) passed, $((fail - f0)) failed"
+}
+
+# build ARGS...: make the module; a failed build is a failure (and the end).
+build() {
+  if ! make -s build "$@"; then
+    echo "# FAILED make build $*"
+    echo "$pass passed, $((fail + 1)) failed"
+    exit 1
+  fi
 }
 
 case "$mode" in
 "")
-  make -s build || exit 1
+  build
   for vm in luajit lua5.1 lua5.4; do
-    tally "busted $vm" bust $vm build
+    bust "busted $vm" $vm build "$ALL"
   done
   ctests build
-  make -s build BUILD=build/ucontext UCONTEXT=1 || exit 1
+  build BUILD=build/ucontext UCONTEXT=1
   XENV="LGREEN_SWITCH=ucontext LGREEN_BUILD=build/ucontext"
-  tally "busted luajit, ucontext switch" bust luajit build/ucontext $CORE
+  bust "busted luajit, ucontext switch" luajit build/ucontext "$CORE"
   # the core specs again with every greenlet on a private stack
   XENV="LGREEN_STACK=private"
-  tally "busted luajit, private stacks" bust luajit build $CORE
-  tally "busted lua5.4, private stacks" bust lua5.4 build $CORE
+  bust "busted luajit, private stacks" luajit build "$CORE"
+  bust "busted lua5.4, private stacks" lua5.4 build "$CORE"
+  ;;
+--quick)
+  build
+  bust "busted luajit, quick" luajit build "$ALL" --exclude-tags=slow
   ;;
 --asan)
-  make -s build BUILD=build/asan ASAN=1 || exit 1
+  build BUILD=build/asan ASAN=1
   XENV="LD_PRELOAD=$(cc -print-file-name=libasan.so) LGREEN_SLOW=1
     LGREEN_BUILD=build/asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
   for vm in luajit lua5.1 lua5.4; do
-    tally "ASan busted $vm" bust $vm build/asan $CORE $HUB $IO
+    bust "ASan busted $vm" $vm build/asan "$CORE $HUB"
+    bust "ASan busted $vm, resolver" $vm build/asan "$IO" $IOTAGS
   done
   ;;
 --valgrind)
   command -v valgrind >/dev/null || sh tools/deps.sh valgrind || exit 1
-  make -s build BUILD=build/valgrind VALGRIND=1 || exit 1
+  build BUILD=build/valgrind VALGRIND=1
+  XENV="LGREEN_SLOW=1 LGREEN_VALGRIND=1 LGREEN_BUILD=build/valgrind"
+  WRAP="valgrind -q --error-exitcode=99 --suppressions=spec/valgrind.supp"
   for vm in lua5.1 lua5.4 luajit; do
-    abi=5.1
-    [ "$vm" = lua5.4 ] && abi=5.4
-    tally "valgrind $vm" env LGREEN_SLOW=1 LGREEN_VALGRIND=1 LGREEN_LUA=$vm LGREEN_BUILD=build/valgrind \
-      valgrind -q --error-exitcode=99 --suppressions=spec/valgrind.supp \
-      $vm /usr/bin/busted --cpath="build/valgrind/$abi/?.so" -o TAP $CORE $HUB $IO
+    bust "valgrind $vm" $vm build/valgrind "$CORE $HUB"
+    bust "valgrind $vm, resolver" $vm build/valgrind "$IO" $IOTAGS
   done
   ;;
 *)
-  echo "usage: spec/run.sh [--asan|--valgrind]" >&2
+  echo "usage: spec/run.sh [--quick|--asan|--valgrind]" >&2
   exit 2
   ;;
 esac
