@@ -580,11 +580,12 @@ local function serve_conn(srv, c)
 end
 
 -- The connection's greenthread has ended, normally, by an error (already
--- reported) or killed: answer 500 if nothing was sent yet, then close.
+-- reported) or killed: if nothing was sent yet, answer 500 (503 when the
+-- shutdown's grace period ended it), then close.
 local function done(gt, srv, c)
   if c.state == "handler" then
     c.state = "closed"
-    pcall(answer_error, c, 500)
+    pcall(answer_error, c, c.killed and 503 or 500)
   end
   c.sock:close()
   srv.conns[c] = nil
@@ -660,7 +661,8 @@ end
 
 local function start_conn(srv, sock)
   local c = { srv = srv, sock = sock, fd = sock:getfd(), buf = "", pos = 1,
-    state = "reading", deadline = nil, idle = false, peer = nil, peer_port = nil }
+    state = "reading", deadline = nil, idle = false, killed = false,
+    peer = nil, peer_port = nil }
   sock:settimeout(0)
   sock:setoption("tcp-nodelay", true)
   c.peer, c.peer_port = sock:getpeername()
@@ -705,7 +707,7 @@ end
 -- shutdown([grace]): stop accepting (the port is closed at once), close
 -- the connections that wait between requests, let the requests in flight
 -- finish (then their connections close); after grace seconds, if given,
--- kill what is left.  From a greenthread other than the server's own ones,
+-- kill what is left (a request with no answer begun gets 503).  From a greenthread other than the server's own ones,
 -- returns once every connection is closed.
 function Server:shutdown(grace)
   if grace ~= nil and (type(grace) ~= "number" or grace < 0) then
@@ -726,7 +728,10 @@ function Server:shutdown(grace)
     if grace then
       local left = t0 + grace - now()
       if left <= 0 then
-        for _, gt in pairs(self.conns) do pcall(gt.kill, gt) end
+        for c, gt in pairs(self.conns) do
+          c.killed = true
+          pcall(gt.kill, gt)
+        end
         grace = nil
       else
         self.drained:wait(left)
