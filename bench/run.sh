@@ -407,4 +407,5 @@ fi
 # ---- network I/O: echo vs C epoll, HTTP hello vs nginx ---------------------
 sh bench/echo.sh
 sh bench/http.sh
+sh bench/httpd.sh
 exit 0

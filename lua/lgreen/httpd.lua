@@ -209,10 +209,18 @@ end }
 -- wait parks on the fd with the time left before a deadline.
 
 -- More bytes onto c.buf; false, "timeout" | "closed" when none came.
+-- c.drained: the last receive found the kernel's queue empty, so trying
+-- again before a wait would only cost a recv that says EAGAIN (the wait is
+-- level-triggered: bytes that came meanwhile end it at once).
 local function fill(c, deadline)
   local sock = c.sock
   while true do
+    if c.drained then
+      local left = deadline - now()
+      if left <= 0 or not wait_fd(c.fd, "r", left) then return false, "timeout" end
+    end
     local d, err, part = sock:receive(8192)
+    c.drained = d == nil
     d = d or part
     if d and d ~= "" then
       local pos = c.pos
@@ -222,8 +230,6 @@ local function fill(c, deadline)
       return true
     end
     if err ~= "timeout" then return false, "closed" end
-    local left = deadline - now()
-    if left <= 0 or not wait_fd(c.fd, "r", left) then return false, "timeout" end
   end
 end
 
@@ -661,7 +667,7 @@ end
 
 local function start_conn(srv, sock)
   local c = { srv = srv, sock = sock, fd = sock:getfd(), buf = "", pos = 1,
-    state = "reading", deadline = nil, idle = false, killed = false,
+    state = "reading", deadline = nil, idle = false, killed = false, drained = false,
     peer = nil, peer_port = nil }
   sock:settimeout(0)
   sock:setoption("tcp-nodelay", true)
