@@ -199,6 +199,10 @@ describe("lgreen.httpd", function()
     assert.equal(500, status)
   end)
 
+  it("is lgreen.http's listen too", function()
+    assert.equal(httpd.listen, require("lgreen.http").listen)
+  end)
+
   it("refuses bad arguments and unknown options, naming them", function()
     assert.has_error(function() httpd.listen(1, 0, print) end,
       "bad argument #1 to 'listen' (string expected, got number)")
