@@ -155,6 +155,19 @@ local function join(headers, name, v)
   else headers[name] = old .. ", " .. v end
 end
 
+-- Field names seen in requests and their lowercase forms (as for answers
+-- below: names repeat; emptied if clients send many different ones).
+local lnames, nlnames = {}, 0
+local function lname(name)
+  local ln = lnames[name]
+  if not ln then
+    ln = lower(name)
+    if nlnames >= 1000 then lnames, nlnames = {}, 0 end
+    lnames[name], nlnames = ln, nlnames + 1
+  end
+  return ln
+end
+
 -- Fields between i and the blank line at hend into headers; the count.
 local function parse_fields(buf, i, hend, headers, max)
   local n = 0
@@ -169,7 +182,7 @@ local function parse_fields(buf, i, hend, headers, max)
     end
     n = n + 1
     if n > max then reject(431) end
-    join(headers, lower(name), v)
+    join(headers, lname(name), v)
     i = e + 1
   end
   return n
@@ -209,9 +222,13 @@ end }
 -- wait parks on the fd with the time left before a deadline.
 
 -- More bytes onto c.buf; false, "timeout" | "closed" when none came.
--- c.drained: the last receive found the kernel's queue empty, so trying
--- again before a wait would only cost a recv that says EAGAIN (the wait is
--- level-triggered: bytes that came meanwhile end it at once).
+-- receive(1) makes the socket read what the kernel has (one recv of up
+-- to 8 KiB into its buffer); getstats' byte count minus what we took says
+-- how much is buffered, and receive(that) takes it without another recv
+-- (receive(8192) would try a second one, which says EAGAIN).  c.drained:
+-- the last recv got less than it asked, so the kernel's queue is empty and
+-- a recv now would only say EAGAIN: wait first (the wait is
+-- level-triggered, bytes that came meanwhile end it at once).
 local function fill(c, deadline)
   local sock = c.sock
   while true do
@@ -219,10 +236,12 @@ local function fill(c, deadline)
       local left = deadline - now()
       if left <= 0 or not wait_fd(c.fd, "r", left) then return false, "timeout" end
     end
-    local d, err, part = sock:receive(8192)
-    c.drained = d == nil
-    d = d or part
-    if d and d ~= "" then
+    local d, err = sock:receive(1)
+    if d then
+      local got = sock:getstats() - c.taken	-- this recv's bytes
+      c.drained = got < 8192
+      if got > 1 then d = d .. sock:receive(got - 1) end
+      c.taken = c.taken + got
       local pos = c.pos
       if pos > #c.buf then c.buf = d
       else c.buf = sub(c.buf, pos) .. d end
@@ -230,6 +249,7 @@ local function fill(c, deadline)
       return true
     end
     if err ~= "timeout" then return false, "closed" end
+    c.drained = true
   end
 end
 
@@ -338,7 +358,7 @@ local function read_head(c)
   local buf = c.buf
   while true do
     -- empty lines before a request line are ignored (RFC 9112 section 2.2)
-    while sub(buf, c.pos, c.pos + 1) == "\r\n" do c.pos = c.pos + 2 end
+    while byte(buf, c.pos) == 13 and byte(buf, c.pos + 1) == 10 do c.pos = c.pos + 2 end
     local hend = find(buf, "\r\n\r\n", c.pos, true)
     local have = #buf - c.pos + 1
     if have > 0 and not c.deadline then c.deadline = now() + opts.read_timeout end
@@ -446,31 +466,50 @@ local function bad_answer(req, what, ...)
     req.method, req.path, ...), 0)
 end
 
+-- Header names seen in answers: name -> its lowercase form, or false when
+-- it is not a token.  Names are few and repeat, so this saves a match and
+-- a lower() per line; it is emptied if a handler invents names freely.
+local names, nnames = {}, 0
+local TOKEN_ONLY = "^" .. TOKEN .. "$"
+local function header_name(name)
+  local ln = names[name]
+  if ln == nil then
+    ln = type(name) == "string" and find(name, TOKEN_ONLY) and lower(name) or false
+    if nnames >= 1000 then names, nnames = {}, 0 end
+    names[name], nnames = ln, nnames + 1
+  end
+  return ln
+end
+
+local function header_line(req, name, s, parts)
+  if type(s) == "number" then s = tostring(s)
+  elseif type(s) ~= "string" then
+    bad_answer(req, "a %s as the value of header %s", type(s), name)
+  end
+  if find(s, "[\r\n%z]") then
+    bad_answer(req, "CR, LF or NUL in the value of header %s", name)
+  end
+  parts[#parts + 1] = name .. ": " .. s .. "\r\n"
+  return s
+end
+
 -- Header lines of the handler's table; the lowercase names the server
 -- must look at come back in framing.
 local function header_lines(req, hs, parts, framing)
   for name, v in pairs(hs) do
-    if type(name) ~= "string" or not find(name, "^" .. TOKEN .. "$") then
-      bad_answer(req, "a bad header name %q", tostring(name))
-    end
-    local ln = lower(name)
+    local ln = header_name(name)
+    if not ln then bad_answer(req, "a bad header name %q", tostring(name)) end
     if ln == "transfer-encoding" then
       bad_answer(req, "a Transfer-Encoding header (framing is the server's)")
     end
-    local vs = type(v) == "table" and v or { v }
-    for i = 1, #vs do
-      local s = vs[i]
-      if type(s) == "number" then s = tostring(s)
-      elseif type(s) ~= "string" then
-        bad_answer(req, "a %s as the value of header %s", type(s), name)
-      end
-      if find(s, "[\r\n%z]") then
-        bad_answer(req, "CR, LF or NUL in the value of header %s", name)
-      end
-      parts[#parts + 1] = name .. ": " .. s .. "\r\n"
+    if type(v) == "table" then
+      for i = 1, #v do header_line(req, name, v[i], parts) end
+      v = v[1]
+    else
+      v = header_line(req, name, v, parts)
     end
     if ln == "content-length" or ln == "connection" or ln == "date" then
-      framing[ln] = vs[1]
+      framing[ln] = v
     end
   end
 end
@@ -667,7 +706,7 @@ end
 
 local function start_conn(srv, sock)
   local c = { srv = srv, sock = sock, fd = sock:getfd(), buf = "", pos = 1,
-    state = "reading", deadline = nil, idle = false, killed = false, drained = false,
+    state = "reading", deadline = nil, idle = false, killed = false, drained = false, taken = 0,
     peer = nil, peer_port = nil }
   sock:settimeout(0)
   sock:setoption("tcp-nodelay", true)
