@@ -128,6 +128,30 @@ describe("lgreen.httpd", function()
     c:close()
   end)
 
+  it("reads a body of many reads exactly, then the request pipelined after it", function()
+    local c = U.connect(srv.port)
+    local body = {}
+    for i = 1, 30000 do body[i] = ("%05d"):format(i) end
+    body = table.concat(body)			-- 150000 bytes, no two reads alike
+    local data = ("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%s"
+      .. "GET /after HTTP/1.1\r\nHost: h\r\n\r\n"):format(#body, body)
+    local sender = lg.spawn(function()
+      local i = 1
+      while i <= #data do			-- odd-sized writes
+        c:send(data:sub(i, i + 9999))
+        i = i + 10000
+        lg.sleep(0)
+      end
+    end)
+    local status, _, got = U.read(c)
+    assert.equal(200, status)
+    assert.equal(body, got)
+    local _, _, after = U.read(c)
+    assert.equal("GET /after", after)
+    sender:wait()
+    c:close()
+  end)
+
   it("streams a function body chunked to 1.1, raw then close to 1.0", function()
     local c = U.connect(srv.port)
     c:send("GET /stream HTTP/1.1\r\nHost: h\r\n\r\n")

@@ -275,7 +275,7 @@ local function linger(c)
   local deadline, got = now() + 1, 0
   while got < 1048576 do
     local d, err, part = sock:receive(65536)
-    d = d or part
+    d = d or part or ""
     got = got + #d
     if err and err ~= "timeout" then break end
     if d == "" then
@@ -312,15 +312,25 @@ local function getline(c, deadline, max)
   end
 end
 
--- n bytes.
+-- n bytes.  A long run is gathered in pieces, each read once, so a large
+-- body costs no more than its size in copies.
 local function getbytes(c, n, deadline)
-  while #c.buf - c.pos + 1 < n do
-    local ok, why = fill(c, deadline)
-    if not ok then reject(why == "timeout" and 408 or 0) end
+  local pos = c.pos
+  if #c.buf - pos + 1 >= n then
+    c.pos = pos + n
+    return sub(c.buf, pos, pos + n - 1)
   end
-  local s = sub(c.buf, c.pos, c.pos + n - 1)
-  c.pos = c.pos + n
-  return s
+  local parts, need = { sub(c.buf, pos) }, n - (#c.buf - pos + 1)
+  c.pos = #c.buf + 1
+  while need > 0 do
+    local ok, why = fill(c, deadline)	-- c.buf is now only the new bytes
+    if not ok then reject(why == "timeout" and 408 or 0) end
+    local piece = sub(c.buf, 1, need)
+    parts[#parts + 1] = piece
+    need = need - #piece
+    c.pos = #piece + 1
+  end
+  return concat(parts)
 end
 
 local function chunked_body(c, deadline, max)
