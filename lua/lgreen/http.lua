@@ -46,6 +46,7 @@ local type, pairs, pcall, error, setmetatable, tostring =
   type, pairs, pcall, error, setmetatable, tostring
 
 local M = { TIMEOUT = 60 }
+M.listen = require("lgreen.httpd").listen	-- the server side: lgreen.httpd
 
 -- The TLS fields a request table may carry.
 local TLS = {}
