@@ -6,7 +6,7 @@
 -- arrive meanwhile on a second list, which BLPOP serves first.  The
 -- producer is redis-cli, run by lg.process; the agent speaks RESP over a
 -- green socket.  Needs redis-server and redis-cli (Debian: redis-server).
---   make demo          or: examples/run.sh l3_agent.lua [luajit|lua5.1|lua5.4]
+--   make demo          or: examples/run.sh l3_agent.lua [VM]
 local lg = require "lgreen"
 
 local ROUTERS, SYNC, RPC, POOL_SIZE = 24, 48, 16, 8
@@ -190,7 +190,7 @@ local function main(redis, port)
 end
 
 local redis, port = start_redis()
-local ok, err = xpcall(function() main(redis, port) end, debug.traceback)
+local ok, err = pcall(main, redis, port)
 local code, how = stop_redis(redis)		-- on success and on error alike
 print(("redis-server stopped: %s %s"):format(how, code))
 if not ok then
