@@ -52,35 +52,6 @@ local function free_port()
   return port
 end
 
--- Returns the Process and its port once it answers PING (within 10 s).
-local function start_redis()
-  local port = free_port()
-  local redis, err = lg.process({ "redis-server", "--port", port, "--bind",
-    "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no" },
-    { stdout = "pipe", stderr = "stdout" })
-  if not redis then
-    error("cannot run redis-server (" .. err .. "): sh tools/deps.sh as root installs it", 0)
-  end
-  local last = ""
-  local up = lg.with_timeout(10, function()
-    repeat		-- its log says when it listens; EOF if it could not start
-      local line = redis.stdout:receive("*l")
-      last = line or last
-    until not line or line:find("Ready to accept connections", 1, true)
-    return last:find("Ready", 1, true) ~= nil
-  end)
-  if up then lg.spawn_n(redis.stdout.receive, redis.stdout, "*a") end	-- drain
-  if not up then
-    redis:kill("KILL")
-    redis:wait()
-    error("redis-server did not start on port " .. port .. ": " .. last, 0)
-  end
-  local conn = assert(lg.connect("127.0.0.1", port, 5))
-  assert(command(conn, "PING") == "PONG")
-  conn:close()
-  return redis, port
-end
-
 local function stop_redis(redis)
   redis:kill("TERM")			-- redis shuts down cleanly on SIGTERM
   local code, how = redis:wait(10)
@@ -90,6 +61,40 @@ local function stop_redis(redis)
   end
   redis.stdout:close()
   return code, how
+end
+
+-- Its log says when it listens (EOF if it could not start); then PING.
+local function wait_ready(redis, port)
+  local last = ""
+  local up = lg.with_timeout(10, function()
+    for line in function() return redis.stdout:receive("*l") end do
+      last = line
+      if line:find("Ready to accept connections", 1, true) then return true end
+    end
+  end)
+  if not up then error("redis-server did not start on port " .. port .. ": " .. last, 0) end
+  lg.spawn_n(redis.stdout.receive, redis.stdout, "*a")	-- drain the rest
+  local conn = assert(lg.connect("127.0.0.1", port, 5))
+  conn:settimeout(10)
+  assert(command(conn, "PING") == "PONG", "no PONG from redis-server")
+  conn:close()
+end
+
+-- Returns the Process and its port once it answers PING (within 10 s).
+local function start_redis()
+  local port = free_port()
+  local redis, err = lg.process({ "redis-server", "--port", port, "--bind",
+    "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no" },
+    { stdout = "pipe", stderr = "stdout" })
+  if not redis then
+    error("cannot run redis-server (" .. err .. "): sh tools/deps.sh as root installs it", 0)
+  end
+  local ok, why = pcall(wait_ready, redis, port)
+  if not ok then
+    stop_redis(redis)
+    error(why, 0)
+  end
+  return redis, port
 end
 
 -- -- The agent ----------------------------------------------------------------
@@ -189,11 +194,14 @@ local function main(redis, port)
   print(("left in the broker: %d"):format(left))
 end
 
-local redis, port = start_redis()
-local ok, err = pcall(main, redis, port)
-local code, how = stop_redis(redis)		-- on success and on error alike
-print(("redis-server stopped: %s %s"):format(how, code))
-if not ok then
+local function fail(err)
   io.stderr:write("l3_agent: ", tostring(err), "\n")
   os.exit(1)
 end
+
+local started, redis, port = pcall(start_redis)
+if not started then fail(redis) end
+local ok, err = pcall(main, redis, port)
+local code, how = stop_redis(redis)		-- on success and on error alike
+print(("redis-server stopped: %s %s"):format(how, code))
+if not ok then fail(err) end

@@ -42,6 +42,17 @@ local function assert_gone(pid, port)
   assert.equal("connection refused", err)
 end
 
+-- A new directory holding links to these commands, for PATH.
+local function bin_dir(cmds)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  for _, cmd in ipairs(cmds) do
+    assert(os.execute(("ln -s %s %s/"):format(which(cmd), dir)))
+  end
+  return dir
+end
+
 local test = have_redis and it or function(name)
   pending(name .. ": redis-server is not installed (sh tools/deps.sh as root)")
 end
@@ -68,17 +79,33 @@ describe("examples/l3_agent.lua (make demo)", function()
   end)
 
   test("stops its redis when the producer fails, and says why", function()
-    -- A PATH with redis-server and the VM but no redis-cli.
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir " .. dir))
-    local vm = which(H.lua)
-    os.execute(("ln -s %s %s/ && ln -s %s %s/"):format(which("redis-server"), dir, vm, dir))
-    local code, out = run(("%sPATH=%s %s examples/l3_agent.lua"):format(H.env, dir, vm))
+    local dir = bin_dir({ H.lua, "redis-server" })	-- no redis-cli
+    local code, out = run(("%sPATH=%s %s examples/l3_agent.lua"):format(H.env, dir, H.lua))
     os.execute("rm -r " .. dir)
     assert.equal(1, code, out)
     assert.matches("l3_agent: cannot run redis%-cli: ", out)
     assert.matches("redis%-server stopped: exit 0\n", out)
     assert_gone(broker(out))
+  end)
+
+  it("says why when redis-server does not start", function()
+    local dir = bin_dir({ H.lua })
+    local f = assert(io.open(dir .. "/redis-server", "w"))	-- fails as redis does
+    f:write("#!/bin/sh\necho '*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***'\nexit 1\n")
+    f:close()
+    os.execute("chmod +x " .. dir .. "/redis-server")
+    local code, out = run(("%sPATH=%s %s examples/l3_agent.lua"):format(H.env, dir, H.lua))
+    os.execute("rm -r " .. dir)
+    assert.equal(1, code, out)
+    assert.equal("l3_agent: redis-server did not start on port ", out:sub(1, 45))
+    assert.matches("%d: %*%*%* FATAL CONFIG FILE ERROR %(Redis 7%.0%.15%) %*%*%*\n$", out)
+  end)
+
+  it("says how to install redis-server when it is missing", function()
+    local dir = bin_dir({ H.lua })
+    local code, out = run(("%sPATH=%s %s examples/l3_agent.lua"):format(H.env, dir, H.lua))
+    os.execute("rm -r " .. dir)
+    assert.equal(1, code, out)
+    assert.matches("^l3_agent: cannot run redis%-server %(.+%): sh tools/deps.sh as root installs it\n$", out)
   end)
 end)
