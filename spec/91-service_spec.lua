@@ -6,11 +6,18 @@ local H = require "helper"
 
 local build = os.getenv("LGREEN_BUILD") or "build"
 
--- examples/service.lua on port 0; its Process (stdout piped) and the
--- first line it printed.
+-- examples/service.lua on port 0 (killed at the end of the test); its
+-- Process (stdout piped) and port.
 local function start()
   local p = assert(lg.process({ "env", "BUILD=" .. build, "sh", "examples/run.sh",
     "service.lua", H.lua, "0" }, { stdout = "pipe", stderr = "stdout" }))
+  finally(function()		-- stopped, also when an assertion fails
+    if not p:poll() then
+      p:kill("KILL")
+      p:wait()
+    end
+    p:close()
+  end)
   local first = p.stdout:receive("*l") or ""
   local port, pid = first:match("^service on http://127%.0%.0%.1:(%d+)/ %(pid (%d+)%)$")
   assert(port, "service printed: " .. first)
@@ -72,7 +79,6 @@ describe("examples/service.lua", function()
     for id = 1, n do assert.is_true(done[id], "job " .. id .. " not done") end
     for i = 1, n do assert.is_true(bodies["JOB-" .. i], "job-" .. i .. " not done") end
     assert.equal(("stopped: %d jobs queued, %d done"):format(n, n), last)
-    p:close()
   end)
 
   it("is printed in README as it is", function()

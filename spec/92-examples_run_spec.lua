@@ -19,6 +19,11 @@ describe("examples/run.sh", function()
   it("runs the example on the VM given, from another directory, with its arguments", function()
     local p = assert(lg.process({ "env", "BUILD=" .. build, "sh", root .. "/examples/run.sh",
       "echo_server.lua", H.lua, "0", "64" }, { cwd = "/tmp", stdout = "pipe" }))
+    finally(function()		-- also when an assertion fails
+      p:kill("KILL")
+      p:wait()
+      p:close()
+    end)
     local port = tonumber((p.stdout:receive("*l") or ""):match(":(%d+)$"))
     assert.is_number(port)
     assert.equal(sh("readlink -f $(command -v " .. H.lua .. ")"),
@@ -29,9 +34,6 @@ describe("examples/run.sh", function()
     assert(c:send(block))			-- when arg[2] = 64 reached it
     assert.equal(block, c:receive(64))
     c:close()
-    assert(p:kill("TERM"))
-    p:wait()
-    p:close()
   end)
 
   it("names the examples when the one asked for does not exist", function()
