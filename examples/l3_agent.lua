@@ -9,6 +9,7 @@
 --   make demo          or: examples/run.sh l3_agent.lua [VM]
 local lg = require "lgreen"
 
+io.stdout:setvbuf("line")		-- progress as it happens, into a pipe too
 local ROUTERS, SYNC, RPC, POOL_SIZE = 24, 48, 16, 8
 local LISTS = { rpc = "updates:rpc", sync = "updates:sync" }
 local unpack = table.unpack or unpack
@@ -201,6 +202,13 @@ end
 
 local started, redis, port = pcall(start_redis)
 if not started then fail(redis) end
+for _, name in ipairs({ "INT", "TERM" }) do	-- interrupted: redis goes too
+  lg.signal(name, function(signum)
+    stop_redis(redis)
+    io.stderr:write("l3_agent: SIG", name, ": redis-server stopped\n")
+    os.exit(128 + signum)
+  end)
+end
 local ok, err = pcall(main, redis, port)
 local code, how = stop_redis(redis)		-- on success and on error alike
 print(("redis-server stopped: %s %s"):format(how, code))

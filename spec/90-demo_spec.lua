@@ -78,6 +78,21 @@ describe("examples/l3_agent.lua (make demo)", function()
     assert_gone(broker(out))
   end)
 
+  test("stops its redis when it is sent SIGTERM or SIGINT", function()
+    for sig, signum in pairs({ TERM = 15, INT = 2 }) do	-- Linux's numbers
+      local p = assert(lg.process({ "env", "BUILD=" .. build, "sh", "examples/run.sh",
+        "l3_agent.lua", H.lua }, { stdout = "pipe", stderr = "stdout" }))
+      local first = p.stdout:receive("*l") or ""	-- redis answers by then
+      assert(p:kill(sig))
+      local rest = p.stdout:receive("*a")
+      local code = p:wait()
+      p:close()
+      assert.equal(128 + signum, code, first .. "\n" .. rest)
+      assert.matches("l3_agent: SIG" .. sig .. ": redis%-server stopped\n$", rest)
+      assert_gone(broker(first))
+    end
+  end)
+
   test("stops its redis when the producer fails, and says why", function()
     local dir = bin_dir({ H.lua, "redis-server" })	-- no redis-cli
     local code, out = run(("%sPATH=%s %s examples/l3_agent.lua"):format(H.env, dir, H.lua))
