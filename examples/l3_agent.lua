@@ -195,21 +195,33 @@ local function main(redis, port)
   print(("left in the broker: %d"):format(left))
 end
 
-local function fail(err)
+local function fail(err, status)
   io.stderr:write("l3_agent: ", tostring(err), "\n")
-  os.exit(1)
+  os.exit(status or 1)
 end
 
 local started, redis, port = pcall(start_redis)
 if not started then fail(redis) end
+
+-- Stops redis, then exits as the first of these says: a signal, an
+-- error, success.  The main script and a signal handler may both get
+-- here; whichever ends the process, the outcome is the same.
+local interrupted, reported
+local function finish(err)
+  local code, how = stop_redis(redis)
+  if not reported then
+    reported = true
+    print(("redis-server stopped: %s %s"):format(how, code))
+  end
+  if interrupted then fail("SIG" .. interrupted[1] .. ": stopped", 128 + interrupted[2]) end
+  if err then fail(err) end
+end
+
 for _, name in ipairs({ "INT", "TERM" }) do	-- interrupted: redis goes too
   lg.signal(name, function(signum)
-    stop_redis(redis)
-    io.stderr:write("l3_agent: SIG", name, ": redis-server stopped\n")
-    os.exit(128 + signum)
+    interrupted = interrupted or { name, signum }
+    finish()
   end)
 end
 local ok, err = pcall(main, redis, port)
-local code, how = stop_redis(redis)		-- on success and on error alike
-print(("redis-server stopped: %s %s"):format(how, code))
-if not ok then fail(err) end
+finish(not ok and err or nil)		-- on success and on error alike
