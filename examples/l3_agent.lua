@@ -142,7 +142,9 @@ end
 -- One update, in its own green thread: the RPCs it causes.
 local function process_router_update(list, message)
   local id, router, action, queued = message:match("^(%d+) (%S+) (%a+) ([%d.]+)$")
-  if not id then error("malformed update from " .. list .. ": " .. message, 0) end
+  if not id or not stats.wait[action] then
+    error("malformed update from " .. list .. ": " .. message, 0)
+  end
   local started = lg.now()
   stats.wait[action] = stats.wait[action] + (started - tonumber(queued))
   stats.count[action] = stats.count[action] + 1
