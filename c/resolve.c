@@ -307,28 +307,34 @@ void lg_resolve_close(lg_hub *hub)
 
 /* -- Bindings -------------------------------------------------------------- */
 
-/* Push nil, message for what a call returned. */
+/* Push nil, message for what a call returned: LuaSocket 3.1's words
+** (socket_gaistrerror in its usocket.c), so code written against its
+** messages reads the same ones; toip says "host not found" (resolve.lua). */
 static int resolve_fail(lua_State *L, int err, int syserr)
 {
+  const char *msg;
+  switch (err) {
+  case EAI_AGAIN: msg = "temporary failure in name resolution"; break;
+  case EAI_BADFLAGS: msg = "invalid value for ai_flags"; break;
+  case EAI_FAIL: msg = "non-recoverable failure in name resolution"; break;
+  case EAI_FAMILY: msg = "ai_family not supported"; break;
+  case EAI_MEMORY: msg = "memory allocation failure"; break;
+  case EAI_NONAME: msg = "host or service not provided, or not known"; break;
+#ifdef EAI_OVERFLOW
+  case EAI_OVERFLOW: msg = "argument buffer overflow"; break;
+#endif
+  case EAI_SERVICE: msg = "service not supported for socket type"; break;
+  case EAI_SOCKTYPE: msg = "ai_socktype not supported"; break;
+  case EAI_SYSTEM: msg = strerror(syserr); break;
+  default: msg = gai_strerror(err); break;
+  }
   lua_pushnil(L);
-  if (err == EAI_NONAME
-#ifdef EAI_NODATA
-      || err == EAI_NODATA
-#endif
-#ifdef EAI_ADDRFAMILY		/* no address in the family asked for */
-      || err == EAI_ADDRFAMILY
-#endif
-      )
-    lua_pushliteral(L, "host not found");	/* LuaSocket's wording */
-  else if (err == EAI_SYSTEM)
-    lua_pushstring(L, strerror(syserr));
-  else
-    lua_pushstring(L, gai_strerror(err));
+  lua_pushstring(L, msg);
   return 2;
 }
 
 /* Push the list of { family, addr, port, socktype } for res, and its
-** canonical name if canon.  Nothing usable: nil, "host not found". */
+** canonical name if canon.  Nothing usable: EAI_NONAME's nil, message. */
 static int resolve_pushlist(lua_State *L, const struct addrinfo *res, int canon)
 {
   const struct addrinfo *ai;

@@ -37,7 +37,8 @@ end
 -- | nil, err.  opts: family ("inet", "inet6", nil: any), socktype
 -- ("stream" by default, "dgram"), passive (addresses to bind: host nil or
 -- "*" is any), timeout (seconds, default M.timeout).  err: "timeout",
--- "host not found", or the resolver's message.
+-- "host or service not provided, or not known", or the resolver's message
+-- (LuaSocket 3.1's words, as its socket.dns.getaddrinfo and connect say).
 function M.getaddrinfo(host, port, opts)
   local fname = "getaddrinfo"
   opts = args.check_options(opts, OPTIONS, 3, fname)
@@ -64,13 +65,18 @@ function M.getaddrinfo(host, port, opts)
   return R.getaddrinfo(host, port, family, socktype, passive, t)
 end
 
+-- The resolver's answers that LuaSocket's toip (gethostbyname) words as
+-- "host not found".
+local NOTFOUND = args.set { "host or service not provided, or not known",
+  "No address associated with hostname", "Address family for hostname not supported" }
+
 -- toip(name [, timeout]) -> ip, { name, alias = {}, ip = { ... } } | nil, err
 -- as LuaSocket's socket.dns.toip: IPv4 only.
 function M.toip(name, timeout)
   check_host(name, 1, "toip")
   local t = seconds(timeout, 2, "toip")
   local list, canon = R.getaddrinfo(name, nil, "inet", "stream", false, t, true)
-  if not list then return nil, canon end
+  if not list then return nil, NOTFOUND[canon] and "host not found" or canon end
   local ip = {}
   for i = 1, #list do ip[i] = list[i].addr end
   return ip[1], { name = canon or name, alias = {}, ip = ip }
