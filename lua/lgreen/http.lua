@@ -96,7 +96,8 @@ end
 -- The deadline rules; without one (tcp()), socket.http's TIMEOUT bounds
 -- each call, as with LuaSocket.
 function Conn:settimeout(t)
-  self.timeout = t
+  local owner = self.owner	-- ssl.https's: its TIMEOUT, as LuaSec does
+  self.timeout = owner and owner.TIMEOUT or t
   return 1
 end
 
@@ -134,11 +135,12 @@ function Conn:dirty() return self.sock:dirty() end
 -- TLS when tlsparams is given.
 -- A request given as owner keeps the connections in owner.conns, to close
 -- them when it is cancelled.
-local function factory(deadline, tlsparams, owner)
+local function factory(deadline, tlsparams, owner, module)
   return function()
     local sock, err = S.tcp()
     if not sock then return nil, err end
-    local c = setmetatable({ sock = sock, deadline = deadline, tls = tlsparams }, Conn)
+    local c = setmetatable({ sock = sock, deadline = deadline, tls = tlsparams,
+      owner = module }, Conn)
     if owner then owner.conns[#owner.conns + 1] = c end
     return c
   end
@@ -199,31 +201,53 @@ end
 
 local fetch	-- the keep-alive client, below
 
-function M.request(reqt, body, ...)
+local function pass(...) return ... end
+
+-- socket.http's forms; the default timeout is module.TIMEOUT, named what.
+-- (level 3: errors blame the caller of the public function.)
+local function legacy(module, what, reqt, body)
   local kind = type(reqt)
-  if kind == "string" and reqt:find("^%u+$") then return fetch(reqt, body, ...) end
   if kind ~= "string" and kind ~= "table" then
-    args.argerror(1, "request", "string or table expected, got " .. kind)
+    args.argerror(1, "request", "string or table expected, got " .. kind, 3)
   end
-  local timeout, what = M.TIMEOUT, "http.TIMEOUT"
+  local timeout = module.TIMEOUT
   if kind == "table" then
-    args.check_options(reqt, REQUEST, 1, "request")
+    args.check_options(reqt, REQUEST, 1, "request", 3)
     if reqt.timeout ~= nil then timeout, what = reqt.timeout, "timeout" end
   end
-  if timeout == nil then args.argerror(1, "request", what .. ": seconds expected, got nil") end
-  args.check_seconds(timeout, 1, "request", what)
+  if timeout == nil then args.argerror(1, "request", what .. ": seconds expected, got nil", 3) end
+  args.check_seconds(timeout, 1, "request", what, 3)
   -- C cuts a host name at a NUL: the request would reach another host
   local url = kind == "string" and reqt or reqt.url
   if type(url) == "string" and url:find("\0", 1, true) then
-    args.argerror(1, "request", "URL contains a NUL byte")
+    args.argerror(1, "request", "URL contains a NUL byte", 3)
   end
-  if kind == "table" and reqt.host ~= nil then args.check_host(reqt.host, 1, "request") end
+  if kind == "table" and reqt.host ~= nil then args.check_host(reqt.host, 1, "request", 3) end
   local r = { deadline = now() + timeout, tls = tlsparams(kind == "table" and reqt or nil),
     conns = {} }
   local g = getcurrent()
   local prev = active[g]
   active[g] = r
   return finish(g, r, prev, pcall(http.request, reqt, body))
+end
+
+function M.request(reqt, body, ...)
+  if type(reqt) == "string" and reqt:find("^%u+$") then return pass(fetch(reqt, body, ...)) end
+  return pass(legacy(M, "http.TIMEOUT", reqt, body))	-- (no tail call: see legacy)
+end
+
+-- for_https(https) -> request, tcp: lgreen's, for LuaSec's ssl.https
+-- module (monkey_patch installs them there): socket.http's forms whose
+-- default timeout is https.TIMEOUT, read at each call as LuaSec does.
+function M.for_https(https)
+  local function request(reqt, body)
+    return pass(legacy(https, "ssl.https.TIMEOUT", reqt, body))
+  end
+  local function tcp(params)
+    if params ~= nil then args.check_options(params, REQUEST, 1, "tcp") end
+    return factory(nil, tlsparams(params), nil, https)
+  end
+  return request, tcp
 end
 
 -- -- The keep-alive client -------------------------------------------------
@@ -482,16 +506,16 @@ end
 local function check_headers(headers)
   if headers == nil then return {} end
   if type(headers) ~= "table" then
-    args.argerror(3, "request", "table of headers expected, got " .. type(headers), 3)
+    args.argerror(3, "request", "table of headers expected, got " .. type(headers), 4)
   end
   for k, v in pairs(headers) do
     local tv = type(v)
     if type(k) ~= "string" or (tv ~= "string" and tv ~= "number") then
-      args.argerror(3, "request", "headers: string names and string values expected", 3)
+      args.argerror(3, "request", "headers: string names and string values expected", 4)
     end
     local kv = k .. ":" .. v
     if kv:find("[\r\n]") or kv:find("\0", 1, true) then
-      args.argerror(3, "request", "headers: CR, LF or NUL in '" .. k .. "'", 3)
+      args.argerror(3, "request", "headers: CR, LF or NUL in '" .. k .. "'", 4)
     end
   end
   return headers
@@ -544,22 +568,23 @@ local function settle(r, ok, ...)
   return ...
 end
 
+-- (Called from request, not as a tail call: level 3 blames its caller.)
 fetch = function(method, url, headers, body, opts)
-  if type(url) ~= "string" then args.argerror(2, "request", "URL string expected, got " .. type(url), 2) end
-  if url:find("\0", 1, true) then args.argerror(2, "request", "URL contains a NUL byte", 2) end
+  if type(url) ~= "string" then args.argerror(2, "request", "URL string expected, got " .. type(url), 3) end
+  if url:find("\0", 1, true) then args.argerror(2, "request", "URL contains a NUL byte", 3) end
   headers = check_headers(headers)
   if body ~= nil and type(body) ~= "string" then
-    args.argerror(4, "request", "string body expected, got " .. type(body), 2)
+    args.argerror(4, "request", "string body expected, got " .. type(body), 3)
   end
-  opts = args.check_options(opts, FETCH, 5, "request", 2)
+  opts = args.check_options(opts, FETCH, 5, "request", 3)
   local timeout = opts.timeout
   if timeout == nil then timeout = M.TIMEOUT end
-  args.check_seconds(timeout, 5, "request", "opts.timeout", 2)
-  args.check_seconds(opts.connect_timeout, 5, "request", "opts.connect_timeout", 2)
+  args.check_seconds(timeout, 5, "request", "opts.timeout", 3)
+  args.check_seconds(opts.connect_timeout, 5, "request", "opts.connect_timeout", 3)
   local maxr = opts.maxredirects
   if maxr == nil then maxr = 5 end
   if type(maxr) ~= "number" or maxr < 0 then
-    args.argerror(5, "request", "opts.maxredirects: number >= 0 expected", 2)
+    args.argerror(5, "request", "opts.maxredirects: number >= 0 expected", 3)
   end
   local o = { connect_timeout = opts.connect_timeout, maxredirects = maxr,
     redirect = opts.redirect ~= false, keepalive = opts.keepalive ~= false }
