@@ -53,6 +53,9 @@ local function handle(c)
       n = tonumber(n)
       local to = n > 1 and ("/redirect/%s/%d"):format(code, n - 1) or "/landed"
       reply(c, tonumber(code), "Location: " .. to .. "\r\n", "")
+    elseif path == "/away" then	-- the same server under another name
+      local _, here = c:getsockname()
+      reply(c, 302, ("Location: http://localhost:%d/landed\r\n"):format(here), "")
     elseif path == "/hold" then
       held = held + 1
       c:settimeout(nil)
@@ -159,6 +162,11 @@ describe("http.request(method, url, ...)", function()
     end
     assert.same({ nil, "too many redirects" },
       { http.request("GET", base .. "/redirect/302/3", nil, nil, { maxredirects = 2 }) })
+    http.request("GET", base .. "/redirect/302/1", { Authorization = "Bearer x" })
+    assert.equal("Bearer x", seen[#seen].headers.authorization)	-- same host: kept
+    http.request("GET", base .. "/away", { Authorization = "Bearer x" })
+    assert.same({ "/landed", ("localhost:%d"):format(port) }, { seen[#seen].path, seen[#seen].headers.host })
+    assert.is_nil(seen[#seen].headers.authorization)		-- another host: dropped
     local status, headers = http.request("GET", base .. "/redirect/302/3", nil, nil, { redirect = false })
     assert.same({ 302, "/redirect/302/2" }, { status, headers.location })
   end)
@@ -236,8 +244,9 @@ end)
 
 describe("a cancelled request closes its socket at once", function()
   -- 20 requests on /hold, cancelled by cancel(gts); then no fd is left:
-  -- the server sees each client go (held back to 0), and this process has
-  -- the fds it had before.
+  -- the server sees each client go (live back to 0: it reads EOF only once
+  -- the client's socket is closed), and this process has no more fds than
+  -- before.
   local function twenty(start_one, cancel)
     http.close_idle()
     assert.is_true(until_(function() return live == 0 end))
@@ -249,7 +258,10 @@ describe("a cancelled request closes its socket at once", function()
     cancel(gts)
     for i = 1, 20 do pcall(gts[i].wait, gts[i]) end
     assert.is_true(until_(function() return live == 0 end, 300), "the server saw all 20 go")
-    assert.equal(before, H.nfds())
+    -- (<=: in the suite's shared process, what earlier spec files left
+    -- may close meanwhile; 20 sockets left open would show here)
+    local after = H.nfds()
+    assert.is_true(after <= before, ("%d fds before, %d after"):format(before, after))
   end
 
   local function kill(gts) for i = 1, #gts do gts[i]:kill() end end

@@ -523,6 +523,17 @@ end
 
 local SEE_OTHER = { [301] = true, [302] = true, [303] = true }
 local KEEP_METHOD = { [307] = true, [308] = true }
+local BODY_HEADERS = args.set { "content-length", "content-type", "transfer-encoding" }
+local HOST_HEADERS = args.set { "authorization", "cookie", "host" }
+
+-- headers less the names in drop (a set of lowercase names).
+local function without(headers, drop)
+  local t = {}
+  for k, v in pairs(headers) do
+    if not drop[lower(k)] then t[k] = v end
+  end
+  return t
+end
 
 local function follow(r, method, url, headers, body, opts, dl)
   for _ = 0, opts.maxredirects do
@@ -535,25 +546,12 @@ local function follow(r, method, url, headers, body, opts, dl)
       return code, h, data
     end
     if SEE_OTHER[code] and method ~= "HEAD" then
-      method, body = "GET", nil
-      local hh = {}
-      for k, v in pairs(headers) do
-        local lk = lower(k)
-        if lk ~= "content-length" and lk ~= "content-type" and lk ~= "transfer-encoding" then
-          hh[k] = v
-        end
-      end
-      headers = hh
+      method, body, headers = "GET", nil, without(headers, BODY_HEADERS)
     end
     local nurl = urlparse.absolute(url, loc)
     local nu = parse(nurl)
     if nu and (nu.host ~= u.host or nu.port ~= u.port or nu.scheme ~= u.scheme) then
-      local hh = {}
-      for k, v in pairs(headers) do
-        local lk = lower(k)
-        if lk ~= "authorization" and lk ~= "cookie" and lk ~= "host" then hh[k] = v end
-      end
-      headers = hh
+      headers = without(headers, HOST_HEADERS)	-- credentials stay with their host
     end
     url = nurl
   end
