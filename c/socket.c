@@ -449,7 +449,7 @@ static int sock_receive(lua_State *L)
     /* LuaSocket 3.1 reads only the letter after the '*' ("*line" and
     ** "*all" work there); bare "l" and "a" are ours, exactly those. */
     const char *p = luaL_optstring(L, 2, "*l");
-    int kind = p[0] == '*' || p[1] == 0 ? p[p[0] == '*'] : 0;
+    int kind = p[0] == '*' ? p[1] : p[0] != 0 && p[1] == 0 ? p[0] : 0;
     if (kind == 'l' && lua_isnil(L, 3) && rx_fast(L, s, (size_t)-1))
       return 1;
     if (kind == 'l') err = rx_line(L, hub, s, &a, deadline);
