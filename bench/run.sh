@@ -417,4 +417,15 @@ table recv "luajit	luasocket:receive(n)" "MB/s"
 sh bench/echo.sh
 sh bench/http.sh
 sh bench/httpd.sh
+
+# ---- HTTP client: keep-alive vs a connection per request ----------------------
+echo
+echo "== lgreen.http client: 1000 sequential GETs against examples/http_hello.lua,"
+echo "   requests/s (best of 3; luajit, client and server on this machine)"
+luajit bench/http_client.lua 1000 3 | while read -r name value; do
+  case $name in
+    ratio) echo "  target (issue): keep-alive >= 3x no keep-alive; this run: ${value#* }x" ;;
+    *) printf '  %-20s %s\n' "$name" "$value" ;;
+  esac
+done
 exit 0
