@@ -416,4 +416,5 @@ table recv "luajit	luasocket:receive(n)" "MB/s"
 # ---- network I/O: echo vs C epoll, HTTP hello vs nginx ---------------------
 sh bench/echo.sh
 sh bench/http.sh
+sh bench/workers.sh
 exit 0
