@@ -308,6 +308,36 @@ describe("#subprocess workers", function()
     m:close()
   end)
 
+  it("README's lg.serve example runs as printed: a worker answers, SIGTERM ends it with true", function()
+    local readme = H.read("README.md")
+    local src = assert(readme:match("## Using every core.-```lua\n(.-)```"))
+    -- Hold a port: bound with SO_REUSEPORT, not listening, so nothing
+    -- else takes it and the master can bind it too.
+    local hold = assert(S.tcp4())
+    assert(hold:setoption("reuseport", true))
+    assert(hold:bind("127.0.0.1", 0))
+    local _, port = hold:getsockname()
+    local m = master("arg = { " .. port .. " }\n" .. src)
+    local c, err
+    local t0 = lg.now()
+    repeat		-- until the master listens: connect is the event
+      c, err = S.connect("127.0.0.1", port, BOUND)
+      if not c then lg.sleep(0.01) end
+    until c or lg.now() - t0 > BOUND
+    assert(c, err)
+    c:settimeout(BOUND)
+    c:send("hello\n")
+    local id, pid = assert(c:receive("*l")):match("^worker (%d+) %(pid (%d+)%): hello$")
+    c:close()
+    assert.is_true(tonumber(id) >= 1 and tonumber(id) <= lg.workers.ncpu())
+    assert(m.p:kill("TERM"))
+    m:line("^true\tnil$")
+    assert.same({ 0, "exit" }, { m:wait() })
+    assert.is_true(gone(tonumber(pid)))
+    hold:close()
+    m:close()
+  end)
+
   it("a worker that overruns grace is killed; run returns nil and says so", function()
     local m = master(PRELUDE .. [[
       print("master", workers.run { n = 1, grace = 0.2, listen = {}, main = function(id)
