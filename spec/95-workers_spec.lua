@@ -355,6 +355,38 @@ describe("#subprocess workers", function()
     m:close()
   end)
 
+  it("fork safety under workers: the master's resolver pool and loop, then lookups, timers and I/O in each worker", function()
+    local m = master [[
+      local lg = require "lgreen"
+      local workers = require "lgreen.workers"
+      -- "localhost:0" is looked up by the master's resolver pool
+      print("master", workers.run { n = 2, listen = { "localhost:0" }, main = function(id, sockets)
+	local addr = assert(lg.resolve.getaddrinfo("localhost", 80))[1].addr
+	local t = lg.spawn(function() lg.sleep(0.01) return "timer" end)
+	-- a listener of its own (one of the shared ones may hash a
+	-- connection to the other worker), and a connection to it
+	local srv = assert(lg.listen("127.0.0.1", 0))
+	local _, port = srv:getsockname()
+	lg.spawn_n(function()
+	  local c = assert(lg.connect("localhost", port))
+	  c:send("x\n")
+	  c:close()
+	end)
+	local c = assert(srv:accept())
+	print("worker", id, addr, t:wait(), c:receive("*l"))
+      end })
+    ]]
+    for _ = 1, 2 do
+      local addr, timer, line = m:line("^worker\t%d\t(%S+)\t(%a+)\t(%a+)$")
+      assert.is_truthy(addr == "127.0.0.1" or addr == "::1", addr)
+      assert.equal("timer", timer)
+      assert.equal("x", line)
+    end
+    m:line("^master\ttrue$")
+    assert.same({ 0, "exit" }, { m:wait() })
+    m:close()
+  end)
+
   it("a worker whose main returns is done: not replaced; run returns once all are", function()
     local m = master [[
       local lg = require "lgreen"
@@ -399,6 +431,8 @@ describe("workers: arguments", function()
       "bad argument #3 to 'serve' (opts.workers: positive integer or \"auto\" expected, got many)")
     assert.has_error(function() lg.serve("127.0.0.1:0", main, { worker = 2 }) end,
       "bad argument #3 to 'serve' (unknown option 'worker')")
+    assert.has_error(function() lg.serve(S.tcp(), main, { backlog = 10 }) end,
+      "bad argument #3 to 'serve' (opts.backlog needs an address (a socket listens already))")
     assert.has_error(function() lg.serve(42, main, { workers = 2 }) end,
       "bad argument #1 to 'serve' (address: \"host:port\" or a listening socket expected, got number)")
   end)

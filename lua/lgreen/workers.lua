@@ -130,13 +130,16 @@ local function bind_address(host, port)
 end
 
 -- A listener: { sock = s } shared by every worker, or { slots = { s1, ...
--- sn } }, one SO_REUSEPORT socket per worker slot.  nil, err.
+-- sn } }, one SO_REUSEPORT socket per worker slot.  nil, err.  n nil: a
+-- plain socket for this process alone (no SO_REUSEPORT: a second server
+-- on the port fails to bind instead of sharing it).
 local function open_listener(v, n, backlog)
   if is_socket(v) then return { sock = v } end
   local host, port = parse_addr(v)
   local fam, addr = bind_address(host, port)
   if not fam then return nil, ("%s: %s"):format(v, addr) end
-  local first, err = bind_one(fam, addr, port, backlog, true)
+  local first, err = bind_one(fam, addr, port, backlog, n ~= nil)
+  if first and n == nil then return { sock = first } end
   if not first then		-- no SO_REUSEPORT here: one socket for all
     local s, err2 = bind_one(fam, addr, port, backlog, false)
     if not s then return nil, ("%s: %s"):format(v, err2 or err) end
@@ -448,12 +451,15 @@ function M.serve(server, handler, opts)
   if conc ~= nil and (type(conc) ~= "number" or conc < 1) then
     argerror(3, "serve", "opts.concurrency: positive number expected, got " .. tostring(conc))
   end
+  if opts.backlog ~= nil and type(server) ~= "string" then
+    argerror(3, "serve", "opts.backlog needs an address (a socket listens already)")
+  end
   if opts.workers == nil then
     if opts.grace ~= nil then argerror(3, "serve", "opts.grace needs opts.workers") end
     if type(server) == "string" then
-      local l, err = open_listener(server, 1, opts.backlog or 1024)
+      local l, err = open_listener(server, nil, opts.backlog or 1024)
       if not l then return nil, err end
-      server = l.sock or l.slots[1]
+      server = l.sock
     end
     return S.serve(server, handler, conc)
   end
