@@ -33,8 +33,10 @@
 --                 later is killed.  run returns true once all have exited
 --                 0, else nil and what went wrong.  A second SIGTERM or
 --                 SIGINT kills them at once.
---   SIGHUP        replaces every worker: the new one starts, then the old
---                 one is stopped as above (no connection is refused).
+--   SIGHUP        replaces every worker with a fresh fork (of the program
+--                 as the master loaded it: nothing is reloaded): the new
+--                 one starts, then the old one is stopped as above (no
+--                 connection is refused).
 -- A worker that returns from main exits 0 and is not replaced; run
 -- returns once none is left.  An error out of main is reported with the
 -- worker's id and the worker exits 1 (and is restarted).
