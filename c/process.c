@@ -176,10 +176,9 @@ static int child_gc(lua_State *L)
 lg_child *lg_process_newchild(lua_State *L)
 {
   lg_child *c = (lg_child *)lua_newuserdata(L, sizeof(lg_child));	/* c */
+  memset(c, 0, sizeof(*c));	/* every field, present and future: zero */
   c->pid = -1;
   c->pidfd = -1;
-  c->status = 0;
-  c->nwait = 0;
   c->state = LG_CH_LOST;
   luaL_getmetatable(L, LG_CHILD_META);
   lua_setmetatable(L, -2);
