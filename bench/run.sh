@@ -428,4 +428,5 @@ luajit bench/http_client.lua 1000 3 | while read -r name value; do
     *) printf '  %-20s %s\n' "$name" "$value" ;;
   esac
 done
+sh bench/workers.sh
 exit 0

@@ -59,6 +59,7 @@ local lazy = {	-- field = { module, its field (nil: the module) }
   resolve = { "lgreen.resolve" }, process = { "lgreen.process" },
   signal = { "lgreen.signal", "signal" },
   monkey_patch = { "lgreen.patch", "monkey_patch" },
+  workers = { "lgreen.workers" },
 }
 setmetatable(lg, { __index = function(t, k)
   local where = lazy[k]
