@@ -34,23 +34,52 @@ _Static_assert(sizeof(lg_hubnode) <= LG_HUBAREA, "lg_hubnode fits lg_greenlet.hu
 
 /* -- Anchors ------------------------------------------------------------- */
 
+/* Anchors are slots of one table, numbered from 1 and reused through a
+** free list kept in C: cheaper than luaL_ref/unref, whose free list lives
+** in the table (two more table reads and writes each), and the slots stay
+** in the table's array part.  A park costs one slot write to take its
+** anchor and one to drop it. */
+
+/* A slot for a new anchor, or an "out of memory" error before any change. */
+static int hub_slot(lua_State *L, lg_hub *hub)
+{
+  if (hub->nfree > 0) return hub->freeslots[--hub->nfree];
+  if (hub->nslots == hub->freecap) {	/* room to free every slot made */
+    int cap = hub->freecap ? hub->freecap * 2 : 64;
+    int *f = (int *)realloc(hub->freeslots, (size_t)cap * sizeof(int));
+    if (f == NULL) luaL_error(L, "not enough memory");
+    hub->freeslots = f;
+    hub->freecap = cap;
+  }
+  return ++hub->nslots;
+}
+
 /* Anchor the value at idx; returns its ref. */
 static int hub_ref(lua_State *L, lg_hub *hub, int idx)
 {
-  int r;
+  int r = hub_slot(L, hub);
   idx = lg_absindex(L, idx);
   lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
   lua_pushvalue(L, idx);				/* A v */
-  r = luaL_ref(L, -2);					/* A */
+  lua_rawseti(L, -2, r);				/* A */
   lua_pop(L, 1);
   return r;
+}
+
+/* Free slot r of the anchor table A (on top of L). */
+static void hub_freeslot(lua_State *L, lg_hub *hub, int r)
+{
+  lua_pushnil(L);					/* A nil */
+  lua_rawseti(L, -2, r);				/* A */
+  /* after hub_gc (lua_close runs the rest), the slot is just cleared */
+  if (hub->freeslots) hub->freeslots[hub->nfree++] = r;
 }
 
 static void hub_unref(lua_State *L, lg_hub *hub, int *ref)
 {
   if (*ref == LUA_NOREF) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
-  luaL_unref(L, -1, *ref);
+  hub_freeslot(L, hub, *ref);
   lua_pop(L, 1);
   *ref = LUA_NOREF;
 }
@@ -61,6 +90,17 @@ static void hub_getref(lua_State *L, lg_hub *hub, int ref)
   lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
   lua_rawgeti(L, -1, ref);				/* A v */
   lua_remove(L, -2);					/* v */
+}
+
+/* Push the value anchored at *ref and drop the anchor. */
+static void hub_takeref(lua_State *L, lg_hub *hub, int *ref)
+{
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
+  lua_rawgeti(L, -1, *ref);				/* A v */
+  lua_insert(L, -2);					/* v A */
+  hub_freeslot(L, hub, *ref);
+  lua_pop(L, 1);					/* v */
+  *ref = LUA_NOREF;
 }
 
 /* The hub node of g, set up on first use (the greenlet layer zeroes it). */
@@ -285,8 +325,7 @@ static void hub_resume(lua_State *L, lg_hub *hub, lg_hubnode *n)
   lg_greenlet *g = n->g;
   int top = lua_gettop(L), gi, nv = n->nvals, kind = LG_XVALUES;
   int stale = n->state != LG_HN_READY || g->status == LG_DEAD;
-  hub_getref(L, hub, n->ref);				/* g */
-  hub_unref(L, hub, &n->ref);
+  hub_takeref(L, hub, &n->ref);				/* g */
   gi = lua_gettop(L);
   n->state = LG_HN_IDLE;
   if (stale) {				/* cancelled while queued */
@@ -849,6 +888,9 @@ static int hub_gc(lua_State *L)
   hub->forkflag = NULL;
   free(hub->deadlines);
   hub->deadlines = NULL;
+  free(hub->freeslots);
+  hub->freeslots = NULL;
+  hub->nfree = 0;
   return 0;
 }
 
