@@ -394,6 +394,23 @@ static void hub_idle(lua_State *L, lg_hub *hub)
 
 static void hub_interrupt(lua_State *L, lg_hub *hub);
 
+/* Between two rounds of ready greenlets, poll without waiting, so that a
+** busy sleep(0) cannot starve I/O or timers; but not after every round:
+** each poll is an epoll_wait system call, and a program that spawns and
+** finishes green threads one at a time would make one per spawn.  A poll
+** at most every LG_HUB_POLLGAP seconds (measured with ev_time, a vDSO
+** call) bounds the extra delay an event sees.  A clock that went back
+** polls at once. */
+#define LG_HUB_POLLGAP	0.0002
+
+static void hub_pollready(lg_hub *hub)
+{
+  double now = ev_time(), d = now - hub->polled;
+  if (d >= 0 && d < LG_HUB_POLLGAP) return;
+  ev_run(hub->loop, EVRUN_NOWAIT);
+  hub->polled = now;
+}
+
 /* The hub greenlet's body. */
 static int hub_loop(lua_State *L)
 {
@@ -404,7 +421,7 @@ static int hub_loop(lua_State *L)
     lua_settop(L, 0);
     lg_hub_checkfork(hub);		/* before any ev_run */
     if (hub->head) {				/* more ready: poll, no wait */
-      if (hub->ownloop) ev_run(hub->loop, EVRUN_NOWAIT);
+      if (hub->ownloop) hub_pollready(hub);
       continue;
     }
     if (hub->stepping) {		/* step(): poll once, hand control back */
