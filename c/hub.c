@@ -400,15 +400,18 @@ static void hub_interrupt(lua_State *L, lg_hub *hub);
 ** finishes green threads one at a time would make one per spawn.  A poll
 ** at most every LG_HUB_POLLGAP seconds (measured with ev_time, a vDSO
 ** call) bounds the extra delay an event sees.  A clock that went back
-** polls at once. */
+** polls at once.  So does a round that started an ev_io: libev hands it
+** to epoll_ctl only when it polls, and aborts if its fd was closed by
+** then (a waiter's fd closed under it by the next greenlet to run). */
 #define LG_HUB_POLLGAP	0.0002
 
 static void hub_pollready(lg_hub *hub)
 {
   double now = ev_time(), d = now - hub->polled;
-  if (d >= 0 && d < LG_HUB_POLLGAP) return;
+  if (d >= 0 && d < LG_HUB_POLLGAP && !hub->iostarted) return;
   ev_run(hub->loop, EVRUN_NOWAIT);
   hub->polled = now;
+  hub->iostarted = 0;
 }
 
 /* The hub greenlet's body. */
@@ -637,6 +640,7 @@ int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout)
   if (hub_waitprep(L, hub, n, timeout) < 0) return -1;
   w->data = n;
   ev_io_start(hub->loop, w);
+  hub->iostarted = 1;
   r = hub_switchto(L, hub);
   ev_io_stop(hub->loop, w);
   return r;
@@ -653,6 +657,7 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
   ev_io_init(&n->io, lg_hub_io_cb, fd, events);
   n->io.data = n;
   ev_io_start(hub->loop, &n->io);
+  hub->iostarted = 1;
   r = hub_switchto(L, hub);
   ev_io_stop(hub->loop, &n->io);
   return r;
