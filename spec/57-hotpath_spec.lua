@@ -2,7 +2,7 @@
 -- green threads one at a time (spawn_n, then sleep(0)) makes no epoll_wait
 -- per round; the hub still polls between rounds, so a busy sleep(0) loop
 -- sees I/O.
-local H = require "spec.helper"
+local H = require "helper"
 local lg = require "lgreen"
 local socket = require "socket"
 
@@ -37,6 +37,48 @@ io.stderr:write("<<end>>\n")
     assert.equal(2, seen)
     -- before: one per round (N); a poll now and then stays far below N/2
     assert.is_true(polls < N / 2, ("%d epoll_wait in %d rounds"):format(polls, N))
+  end)
+
+  it("a wait on a Queue, an Event or a Semaphore allocates no table", function()
+    -- bytes allocated per wait + wake round, with the GC stopped; LuaJIT's
+    -- compiler is off (traces allocate too).  Before: a waiter node table
+    -- per wait, over 150 bytes a round on every VM.
+    local code, out = H.run([[
+      if jit then jit.off() end
+      local lg = require "lgreen"
+      local function rounds(n, wait, wake)
+        local done = 0
+        lg.spawn_n(function() for _ = 1, n do wait() done = done + 1 end end)
+        lg.sleep(0)
+        for _ = 1, n do wake() lg.sleep(0) end
+        assert(done == n)
+      end
+      local kinds = {
+        Queue = function() local q = lg.Queue()
+          return function() q:get() end, function() q:put(1) end end,
+        Event = function() local e = lg.Event()
+          return function() e:wait() e:reset() end, function() e:send(1) end end,
+        Semaphore = function() local s = lg.Semaphore(0)
+          return function() s:acquire() end, function() s:release() end end,
+      }
+      for _, name in ipairs({ "Queue", "Event", "Semaphore" }) do
+        local N = 1000
+        rounds(100, kinds[name]())		-- warm: node pools, stacks
+        collectgarbage("collect")
+        collectgarbage("stop")
+        local k0 = collectgarbage("count")
+        rounds(N, kinds[name]())
+        print(name, math.floor((collectgarbage("count") - k0) * 1024 / N))
+        collectgarbage("restart")
+      end
+    ]])
+    assert.equal(0, code, out)
+    local seen = 0
+    for name, bytes in out:gmatch("(%a+)\t(%d+)") do
+      seen = seen + 1
+      assert.is_true(tonumber(bytes) < 32, name .. ": " .. bytes .. " bytes per wait")
+    end
+    assert.equal(3, seen, out)
   end)
 
   it("a busy sleep(0) loop still sees an fd become readable", function()
