@@ -509,6 +509,13 @@ int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
   return lg_switchto(L, vm, t, tidx, n, kind, 0);
 }
 
+int lg_greenlet_switchsafe(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+			   int n, int kind)
+{
+  if (LG_UNLIKELY(vm->nzombies > 0)) lg_reap(L, vm);
+  return lg_switchto(L, vm, t, tidx, n, kind, 0);
+}
+
 int lg_greenlet_resume(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
 		       int n, int kind)
 {

@@ -463,7 +463,8 @@ static int hub_switchto(lua_State *L, lg_hub *hub)
 {
   lg_hubnode *n = hub_node(hub->vm->current);
   lg_greenlet *h = lg_hub_pushgreenlet(L, hub);		/* hubg */
-  int r = lg_greenlet_switch(L, hub->vm, h, lua_gettop(L), 0, LG_XVALUES);
+  /* every caller ran lg_greenlet_checksafe before it changed anything */
+  int r = lg_greenlet_switchsafe(L, hub->vm, h, lua_gettop(L), 0, LG_XVALUES);
   if (LG_UNLIKELY(n->state != LG_HN_IDLE)) {
     if (n->state == LG_HN_PARKED) {
       if (ev_is_active(&n->timer)) {
@@ -531,9 +532,11 @@ void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay)
 {
   lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, gidx);
   lg_hubnode *nd = hub_node(g);
-  lg_hub_pushgreenlet(L, hub);				/* .. args hubg */
-  lg_greenlet_setparent(L, gidx, lua_gettop(L));	/* it ends into the hub */
-  lua_pop(L, 1);					/* .. args */
+  if (hub->hubg == NULL || g->parent != hub->hubg) {	/* (spawn's are) */
+    lg_hub_pushgreenlet(L, hub);			/* .. args hubg */
+    lg_greenlet_setparent(L, gidx, lua_gettop(L));	/* it ends into the hub */
+    lua_pop(L, 1);					/* .. args */
+  }
   if (!lua_checkstack(g->L, n + LUA_MINSTACK))
     luaL_error(L, "too many arguments (%d)", n);
   lua_xmove(L, g->L, n);			/* after the function */
