@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -914,8 +915,9 @@ static int hub_gc(lua_State *L)
   free(hub->deadlines);
   hub->deadlines = NULL;
   free(hub->freeslots);
-  hub->freeslots = NULL;
+  hub->freeslots = NULL;	/* late anchors: slots, no list (hub_slot) */
   hub->nfree = 0;
+  hub->freecap = INT_MAX;
   return 0;
 }
 
