@@ -807,7 +807,6 @@ lg_vm *lg_vm_open(lua_State *L)
   lg_setr(L, vm, LG_R_ZOMBIES);
   vm->threads = lua_newthread(L);	/* its stack holds pooled threads */
   lua_checkstack(vm->threads, LG_THREADS_MAX + LUA_MINSTACK);
-  lua_pushboolean(vm->threads, 0);	/* slot 1: the running greenlet */
   lg_setr(L, vm, LG_R_THREADS);
   lua_newtable(L);
   lg_setr(L, vm, LG_R_REFUSED);

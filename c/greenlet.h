@@ -17,8 +17,7 @@
 #define LG_SLOT_NAME	3
 
 /* Registry slots of a VM: vm->r[LG_R_x] is the registry index of x. */
-#define LG_R_CURRENT	1	/* running greenlet: kept alive while it runs
-				   (in vm->threads's slot 1: lg_getcur) */
+#define LG_R_CURRENT	1	/* running greenlet: kept alive while it runs */
 #define LG_R_MAIN	2	/* the main greenlet */
 #define LG_R_EXIT	3	/* GreenletExit */
 #define LG_R_ZOMBIES	4	/* unreachable suspended greenlets to kill */
@@ -78,8 +77,7 @@ typedef struct lg_vm {
   int nxfer;			/* values handed over by the last switch */
   int xkind;			/* LG_XVALUES, or LG_XERROR: raise the value */
   int nzombies;			/* entries in LG_R_ZOMBIES */
-  int nthreads;			/* threads on vm->threads's stack (above
-				   slot 1, the running greenlet) */
+  int nthreads;			/* threads on vm->threads's stack */
   size_t nlive;			/* greenlets started, not dead */
   lua_State *threads;		/* pool of clean threads of dead greenlets */
   /* Set by the hub: told when g finishes (on g's state, its stack empty;
@@ -166,28 +164,8 @@ const char *lg_greenlet_setparent(lua_State *L, int gidx, int pidx);
 /* __gc of a greenlet: queue a suspended one to be killed. */
 void lg_greenlet_collect(lua_State *L, lg_vm *vm, lg_greenlet *g);
 
-/* The running greenlet is anchored in slot 1 of vm->threads's stack, not
-** in its registry slot: it is written on every switch, and a stack slot
-** costs no table lookup (threads are traversed again at the end of every
-** GC cycle, so the write needs no barrier). */
-static inline void lg_getcur(lua_State *L, lg_vm *vm)
-{
-  lua_pushvalue(vm->threads, 1);			/* (threads:) cur */
-  lua_xmove(vm->threads, L, 1);				/* cur */
-}
-
-static inline void lg_setcur(lua_State *L, lg_vm *vm)
-{
-  lua_xmove(L, vm->threads, 1);				/* (threads:) .. g */
-  lua_replace(vm->threads, 1);
-}
-
-/* Push registry slot k; pop a value into it (LG_R_CURRENT: lg_getcur). */
-#define lg_getr(L, vm, k) \
-  ((k) == LG_R_CURRENT ? lg_getcur((L), (vm)) \
-   : (void)lua_rawgeti((L), LUA_REGISTRYINDEX, (vm)->r[k]))
-#define lg_setr(L, vm, k) \
-  ((k) == LG_R_CURRENT ? lg_setcur((L), (vm)) \
-   : (void)lua_rawseti((L), LUA_REGISTRYINDEX, (vm)->r[k]))
+/* Push registry slot k; pop a value into it. */
+#define lg_getr(L, vm, k)	lua_rawgeti((L), LUA_REGISTRYINDEX, (vm)->r[k])
+#define lg_setr(L, vm, k)	lua_rawseti((L), LUA_REGISTRYINDEX, (vm)->r[k])
 
 #endif
