@@ -509,6 +509,13 @@ int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
   return lg_switchto(L, vm, t, tidx, n, kind, 0);
 }
 
+int lg_greenlet_switchsafe(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+			   int n, int kind)
+{
+  if (LG_UNLIKELY(vm->nzombies > 0)) lg_reap(L, vm);
+  return lg_switchto(L, vm, t, tidx, n, kind, 0);
+}
+
 int lg_greenlet_resume(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
 		       int n, int kind)
 {
@@ -619,12 +626,14 @@ static void lg_greenlet_main(void *arg)
 
 /* Is the value at idx a greenlet?  A magic word, not a metatable compare:
 ** this is on the switch path.  The size comes first: a shorter userdata's
-** block ends before the word (and only C could forge the word). */
+** block ends before the word (and only C could forge the word).  No
+** lua_type call: lua_touserdata is NULL for anything but a full or light
+** userdata, and a light one's length is 0 on every VM. */
 lg_greenlet *lg_greenlet_test(lua_State *L, int idx)
 {
   lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, idx);
-  if (g != NULL && lua_type(L, idx) == LUA_TUSERDATA &&
-      lua_rawlen(L, idx) == sizeof(lg_greenlet) && g->magic == LG_MAGIC)
+  if (g != NULL && lua_rawlen(L, idx) == sizeof(lg_greenlet) &&
+      g->magic == LG_MAGIC)
     return g;
   return NULL;
 }

@@ -124,6 +124,11 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
 int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
 		       int n, int kind);
 
+/* As lg_greenlet_switch, for a C function that called
+** lg_greenlet_checksafe already (a wait does, before it changes state). */
+int lg_greenlet_switchsafe(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+			   int n, int kind);
+
 /* Raise unless switching is safe here (not in a __gc finalizer or a debug
 ** hook).  Waits call it before they change any state, so that a refused
 ** wait leaves nothing behind. */

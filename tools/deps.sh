@@ -5,7 +5,7 @@
 # redis-server and redis-tools (redis-cli): the broker of make demo (examples/l3_agent.lua).
 PKGS="gcc make libc6-dev pkg-config luajit libluajit-5.1-dev libev-dev \
 lua5.1 liblua5.1-0-dev lua5.4 liblua5.4-dev lua-busted lua-socket lua-sec lua-filesystem lua-posix openssl luarocks \
-redis-server redis-tools $*"
+strace redis-server redis-tools $*"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
