@@ -295,6 +295,7 @@ static void lg_swap(lg_vm *vm, lg_greenlet *self, lg_greenlet *t, int dying)
   lg_ctx *to = &t->ctx;
   void *arg = t;
   const lg_stack *ts = t->sh ? &t->sh->stack : t->stack.lo ? &t->stack : NULL;
+  if (LG_UNLIKELY(vm->dbg != NULL)) lg_debug_switch(vm, self, t);
   vm->current = t;
   lg_stack_current = ts;
 #if !LG_UCONTEXT
@@ -367,6 +368,7 @@ static int lg_start(lua_State *L, int idx, lg_vm *vm, lg_greenlet *g)
   (void)L; (void)idx;
 #endif
   g->status = LG_ACTIVE;
+  lg_debug_link(vm, g);
   g->Lsw = g->L;		/* its arguments go after the function */
   g->next = vm->live.next;	/* link into the list of stack holders */
   g->prev = &vm->live;
@@ -599,6 +601,7 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
     vm->nthreads++;
   }
   lg_unlink(g);
+  lg_debug_unlink(vm, g);
   vm->nlive--;
   if (g->sh) {		/* our frames are dead: nothing to save */
     g->sh->occupant = NULL;
@@ -666,6 +669,7 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
   memset(g, 0, sizeof(*g));
   gi = lua_gettop(L);
   g->magic = LG_MAGIC;
+  lg_debug_new(vm, g, vm->current->dbg.id);
   lg_getr(L, vm, LG_LUA54 ? LG_R_METAGC : LG_R_META);	/* g mt */
   lua_setmetatable(L, gi);				/* g */
   lg_slotsbegin(L, gi);					/* g [env] */
@@ -695,6 +699,7 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
   g->status = LG_NEW;
   g->stacksize = stacksize ? stacksize : vm->pool.defsize;
   g->shared = vm->defshared && stacksize == 0;
+  if (LG_UNLIKELY(vm->dbg != NULL)) lg_debug_remember(L, gi);
   return g;
 }
 
@@ -841,5 +846,7 @@ void lg_vm_makemain(lua_State *L, lg_vm *vm)
   m->status = LG_ACTIVE;
   m->started = 1;
   m->name = "main";
+  lg_debug_new(vm, m, 0);
+  lg_debug_link(vm, m);
   vm->main = vm->current = m;
 }

@@ -645,7 +645,9 @@ int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout)
   w->data = n;
   ev_io_start(hub->loop, w);
   hub->iostarted = 1;
+  lg_debug_waitfd(n->g, w->fd, w->events);
   r = hub_switchto(L, hub);
+  lg_debug_waitfd(n->g, -1, 0);
   ev_io_stop(hub->loop, w);
   return r;
 }
@@ -662,7 +664,9 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
   n->io.data = n;
   ev_io_start(hub->loop, &n->io);
   hub->iostarted = 1;
+  lg_debug_waitfd(n->g, fd, events);
   r = hub_switchto(L, hub);
+  lg_debug_waitfd(n->g, -1, 0);
   ev_io_stop(hub->loop, &n->io);
   return r;
 }

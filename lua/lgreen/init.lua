@@ -70,4 +70,7 @@ setmetatable(lg, { __index = function(t, k)
   return v
 end })
 
+-- LGREEN_DUMP_SIGNAL=USR1: dump every green thread to stderr on SIGUSR1.
+if (os.getenv("LGREEN_DUMP_SIGNAL") or "") ~= "" then require "lgreen.debug" end
+
 return lg
