@@ -118,4 +118,17 @@ function H.certs()
   return dir
 end
 
+-- The environment of a child VM started with lg.process: the build under
+-- test (and ASan's preload).
+function H.childenv()
+  return {
+    PATH = os.getenv("PATH"),
+    LUA_PATH = "lua/?.lua;lua/?/init.lua;;",
+    LUA_CPATH = build .. "/5.1/?.so;;",
+    LUA_CPATH_5_4 = build .. "/5.4/?.so;;",
+    LD_PRELOAD = os.getenv("LD_PRELOAD"),
+    ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"),
+  }
+end
+
 return H
