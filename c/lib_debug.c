@@ -341,6 +341,14 @@ static int dbg_next_report(lua_State *L)
   return 1;
 }
 
+/* thread_of(g) -> the greenlet's own thread (to find it in list()). */
+static int dbg_thread_of(lua_State *L)
+{
+  lg_greenlet_check(L, dbg_hub(L)->vm, 1);
+  lg_getslot(L, 1, LG_SLOT_THREAD);			/* g T */
+  return 1;
+}
+
 static int dbg_clock(lua_State *L)
 {
   lua_pushnumber(L, (lua_Number)lg_debug_now() / 1e9);
@@ -351,6 +359,7 @@ static const luaL_Reg dbg_funcs[] = {
   { "enable", dbg_enable }, { "disable", dbg_disable }, { "list", dbg_list },
   { "stats", dbg_stats }, { "watch", dbg_watch },
   { "next_report", dbg_next_report }, { "clock", dbg_clock },
+  { "thread_of", dbg_thread_of },
   { NULL, NULL }
 };
 

@@ -126,6 +126,20 @@ describe("debug.traceback", function()
     assert.equal("dead", dbg.traceback(gt))
   end)
 
+  it("finds a spawn_n greenlet made while accounting was off", function()
+    local core = require "lgreen.core"
+    local ev = lg.Event()
+    core.debug.disable()
+    local L1, g
+    L1 = line() g = lg.spawn_n(function() ev:wait() end)
+    core.debug.enable()
+    lg.sleep(0)
+    local tb = dbg.traceback(g)
+    assert.matches("Event:wait", tb, 1, true)
+    assert.matches(SRC .. ":" .. L1 .. ":", tb, 1, true)
+    ev:send()
+  end)
+
   it("refuses what is not a green thread, naming the argument", function()
     assert.error_matches(function() dbg.traceback(42) end,
       "bad argument #1 to 'traceback' %(GreenThread or greenlet expected, got number%)")

@@ -261,8 +261,11 @@ function M.traceback(gt)
   end
   if g.dead then return "dead" end
   local list, now = D.list(), D.clock()
-  local raw
-  for _, r in ipairs(list) do if identify(r).greenlet == g then raw = r end end
+  local raw, T = nil, D.thread_of(g)
+  for _, r in ipairs(list) do
+    local own = r.base or r.co
+    if identify(r).greenlet == g or (T and own == T) then raw = r end
+  end
   if not raw then
     if getmetatable(gt) == GreenThread then
       return "not started yet\nspawned at " .. tostring(site(gt.site_fn, gt.site_line))
