@@ -27,6 +27,8 @@ IO="spec/18-resolve_spec.lua"
 IOTAGS="--exclude-tags=subprocess"
 # stack slicing: ASan makes shared stacks nobody runs on PROT_NONE
 HUB="$HUB spec/51-frames_spec.lua spec/52-slices_spec.lua"
+# lgreen.debug: the watchdog thread and what the switch publishes for it
+HUB="$HUB spec/60-debug_threads_spec.lua spec/61-debug_watch_spec.lua spec/62-debug_top_spec.lua spec/63-debug_signal_spec.lua"
 
 limit=120
 case "$mode" in --asan) limit=300 ;; --valgrind) limit=900 ;; esac
