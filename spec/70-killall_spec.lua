@@ -3,15 +3,6 @@
 local lg = require "lgreen"
 local H = require "helper"
 
--- Yield until cond() holds (the other greenthreads got that far).
-local function until_(cond)
-  for _ = 1, 1000 do
-    if cond() then return end
-    lg.sleep(0)
-  end
-  error("the condition never held")
-end
-
 local function pair()
   local srv = assert(lg.listen("127.0.0.1", 0))
   local _, port = srv:getsockname()
@@ -47,7 +38,7 @@ describe("GreenPool:killall", function()
       threads[#threads + 1] = pool:spawn(member, kind, c)
       pool:spawn_n(member, kind, s)
     end
-    until_(function() return parked == 8 end)
+    H.yield_until(function() return parked == 8 end)
     assert.equal(8, pool:running())
     pool:killall()
     assert.equal(0, pool:running())
@@ -99,7 +90,7 @@ describe("GreenPool:killall", function()
     local spawner = lg.spawn(function()
       return pool:spawn(function() ran = true end)
     end)
-    until_(function() return pool:waiting() == 1 end)
+    H.yield_until(function() return pool:waiting() == 1 end)
     pool:killall()
     spawner:wait()
     pool:waitall()
@@ -118,7 +109,7 @@ describe("GreenPool:killall", function()
       cleaned = not ok
       if not ok then error(lg.GreenletExit) end
     end)
-    until_(function() return parked end)
+    H.yield_until(function() return parked end)
     pool:killall()
     assert.is_false(carried_on)
     assert.is_true(cleaned)

@@ -94,6 +94,17 @@ function H.read(name)
   return s
 end
 
+-- Yield (sleep(0)) until cond() holds: the other greenthreads got that far.
+-- Raises after 1000 tries.
+function H.yield_until(cond)
+  local lg = require "lgreen"
+  for _ = 1, 1000 do
+    if cond() then return end
+    lg.sleep(0)
+  end
+  error("the condition never held")
+end
+
 local function sh(cmd)
   local ok = os.execute(cmd .. " >/dev/null 2>&1")
   assert(ok == true or ok == 0, "failed: " .. cmd)
