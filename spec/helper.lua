@@ -105,6 +105,16 @@ function H.yield_until(cond)
   error("the condition never held")
 end
 
+-- An object whose finalizer is fn (newproxy where __gc on tables is not).
+function H.finalized(fn)
+  if newproxy then
+    local p = newproxy(true)
+    getmetatable(p).__gc = fn
+    return p
+  end
+  return setmetatable({}, { __gc = fn })
+end
+
 local function sh(cmd)
   local ok = os.execute(cmd .. " >/dev/null 2>&1")
   assert(ok == true or ok == 0, "failed: " .. cmd)
