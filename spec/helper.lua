@@ -115,6 +115,18 @@ function H.finalized(fn)
   return setmetatable({}, { __gc = fn })
 end
 
+-- Bytes the VM allocated while fn ran, with the collector stopped (so
+-- nothing is freed meanwhile), and fn's results in a table.
+function H.allocated(fn)
+  collectgarbage("collect")
+  collectgarbage("stop")
+  local before = collectgarbage("count")
+  local r = { fn() }
+  local after = collectgarbage("count")
+  collectgarbage("restart")
+  return (after - before) * 1024, r
+end
+
 local function sh(cmd)
   local ok = os.execute(cmd .. " >/dev/null 2>&1")
   assert(ok == true or ok == 0, "failed: " .. cmd)
