@@ -127,6 +127,24 @@ function H.allocated(fn)
   return (after - before) * 1024, r
 end
 
+-- s with its punctuation escaped, as a literal Lua pattern.
+function H.esc(s) return (s:gsub("%p", "%%%0")) end
+
+-- The line after the one that calls it.
+function H.next_line() return debug.getinfo(2, "l").currentline + 1 end
+
+-- Calls of lg.on_error's handler while f runs: one table of its arguments
+-- each ({ n = select("#", ...), ... }).
+function H.handled(f)
+  local lg = require "lgreen"
+  local got = {}
+  lg.on_error(function(...) got[#got + 1] = { n = select("#", ...), ... } end)
+  local ok, e = pcall(f)
+  lg.on_error(nil)
+  if not ok then error(e, 0) end
+  return got
+end
+
 local function sh(cmd)
   local ok = os.execute(cmd .. " >/dev/null 2>&1")
   assert(ok == true or ok == 0, "failed: " .. cmd)
