@@ -127,6 +127,17 @@ function H.allocated(fn)
   return (after - before) * 1024, r
 end
 
+-- Lua source for a child (H.run) that opens /dev/null until its fd table
+-- is full, the handles in a local `held` (close them to free the fds).
+H.fill_fds = [[
+local held = {}
+while true do
+  local h = io.open("/dev/null")
+  if not h then break end
+  held[#held + 1] = h
+end
+]]
+
 -- s with its punctuation escaped, as a literal Lua pattern.
 function H.esc(s) return (s:gsub("%p", "%%%0")) end
 
