@@ -156,6 +156,19 @@ function H.handled(f)
   return got
 end
 
+-- The environment of a child VM (for process.spawn's env): the build under
+-- test (and ASan's preload).
+function H.childenv()
+  return {
+    PATH = os.getenv("PATH"),
+    LUA_PATH = "lua/?.lua;lua/?/init.lua;;",
+    LUA_CPATH = build .. "/5.1/?.so;;",
+    LUA_CPATH_5_4 = build .. "/5.4/?.so;;",
+    LD_PRELOAD = os.getenv("LD_PRELOAD"),
+    ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"),
+  }
+end
+
 local function sh(cmd)
   local ok = os.execute(cmd .. " >/dev/null 2>&1")
   assert(ok == true or ok == 0, "failed: " .. cmd)
