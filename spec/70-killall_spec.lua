@@ -198,6 +198,41 @@ describe("lg.kill of what spawn_n returns", function()
     assert.is_false(ok)
     assert.matches("got another greenlet", err)
   end)
+
+  it("of one switched away outside the hub, raises at the line of the kill", function()
+    local here = debug.getinfo(1, "S").short_src
+    local got = {}
+    -- f runs on a raw greenlet: the one it kills is neither running nor
+    -- blocked in the hub.  f returns the kill's pcall and its line.
+    local function outside(name, f)
+      lg.greenlet.new(function() got[name] = { f() } end):switch()
+    end
+    local t
+    t = lg.spawn(function()
+      outside("t:kill", function()
+        local line = H.next_line()
+        return line, pcall(function() t:kill() end)
+      end)
+    end)
+    t:wait()
+    local g, done
+    g = lg.spawn_n(function()
+      outside("lg.kill(g)", function()
+        local line = H.next_line()
+        return line, pcall(function() lg.kill(g) end)
+      end)
+      done = true
+    end)
+    H.yield_until(function() return done end)
+    local function check(name, who)
+      local r = assert(got[name], name)
+      assert.is_false(r[2], name)
+      assert.equal(here .. ":" .. r[1] .. ": " .. who .. ": it is not blocked in the hub",
+        r[3], name)
+    end
+    check("t:kill", "GreenThread:kill()")
+    check("lg.kill(g)", "kill()")
+  end)
 end)
 
 describe("pool:spawn_n from a member of its own full pool", function()
