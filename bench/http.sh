@@ -19,20 +19,12 @@ LOADER=wrk
 [ "$(id -u)" = 0 ] &&
   sh tools/deps.sh wrk nginx tarantool python3-gevent >/dev/null 2>&1
 echo
-if ! have wrk; then
-  echo "== HTTP hello: skipped, wrk is not installed" \
-    "(apt-get install -y --no-install-recommends wrk)"
-  exit 0
-fi
+need_wrk "HTTP hello"
 
 # measure ID PORT: "<req/s> <requests> <errors>" from one wrk run.
 measure() { wrk_measure "$@"; }
 
-if have nginx; then
-  start "return 200" nginx "1 process, master_process off" nginx
-else
-  echo "peer nginx: not installed (apt-get install -y --no-install-recommends nginx)"
-fi
+start_nginx
 for vm in luajit lua5.1 lua5.4; do
   have $vm && start "http_hello.lua" "$vm" "receive('*l') per line" \
     $vm examples/http_hello.lua

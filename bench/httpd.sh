@@ -16,21 +16,13 @@ LOADER=wrk
 
 [ "$(id -u)" = 0 ] && sh tools/deps.sh wrk nginx >/dev/null 2>&1
 echo
-if ! have wrk; then
-  echo "== HTTP server: skipped, wrk is not installed" \
-    "(apt-get install -y --no-install-recommends wrk)"
-  exit 0
-fi
+need_wrk "HTTP server"
 
 # measure ID PORT: "<req/s> <requests> <errors>" from one wrk run; $HDR
 # (if set) is sent as a header of every request.
 measure() { wrk_measure "$@"; }
 
-if have nginx; then
-  start "return 200" nginx "1 process, master_process off" nginx
-else
-  echo "peer nginx: not installed (apt-get install -y --no-install-recommends nginx)"
-fi
+start_nginx
 for vm in luajit lua5.1 lua5.4; do
   have $vm && start "lgreen.httpd" "$vm" "handler returns 13 bytes" \
     $vm bench/httpd_hello.lua

@@ -105,6 +105,23 @@ launch() {
   exec $SRV "$@" "$port"
 }
 
+# need_wrk TITLE: without wrk, say section TITLE is skipped and exit.
+need_wrk() {
+  have wrk && return 0
+  echo "== $1: skipped, wrk is not installed" \
+    "(apt-get install -y --no-install-recommends wrk)"
+  exit 0
+}
+
+# start_nginx: nginx in one process as the row "return 200", if installed.
+start_nginx() {
+  if have nginx; then
+    start "return 200" nginx "1 process, master_process off" nginx
+  else
+    echo "peer nginx: not installed (apt-get install -y --no-install-recommends nginx)"
+  fi
+}
+
 # wrk_measure ID PORT: "<req/s> <requests> <errors>" from one run of
 # wrk -t1 -c$CONNS for $SECS s; $HDR (if set) is sent as a header of
 # every request.  A caller's measure may be just this.
