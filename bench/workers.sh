@@ -33,57 +33,9 @@ cpu() {
   done | awk '{ t += $12 + $13 } END { print t + 0 }'
 }
 
-# nginx with NW worker processes under its master, no daemon, as this user.
-conf() {
-  d=$out/nginx$n
-  mkdir -p "$d/tmp"
-  cat >"$d/nginx.conf" <<EOC
-worker_processes $1;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $d/tmp;
-  proxy_temp_path $d/tmp;
-  fastcgi_temp_path $d/tmp;
-  uwsgi_temp_path $d/tmp;
-  scgi_temp_path $d/tmp;
-  keepalive_requests 100000000;
-  server {
-    listen 127.0.0.1:$port;
-    location / { default_type text/plain; return 200 "Hello, world!"; }
-  }
-}
-EOC
-}
-
-launch() {
-  if [ "$1" = nginx ]; then
-    conf "$2"
-    exec nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"
-  else
-    exec "$@" "$port"
-  fi
-}
-
 # -- HTTP ------------------------------------------------------------------
-measure() {
-  if ! wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$2/" >"$out/wrk" 2>&1; then
-    echo "wrk: $(tail -n 1 "$out/wrk")" >&2
-    return 1
-  fi
-  awk '
-    / requests in / { total = $1 }
-    /^Requests\/sec:/ { rate = $2 }
-    /Non-2xx/ { bad += $NF }
-    /Socket errors/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 }
-    END {
-      if (rate + 0 == 0) { printf "no request answered (%d errors)\n", bad > "/dev/stderr"; exit 1 }
-      printf "%.0f %d %d\n", rate, total, bad
-    }' "$out/wrk"
-}
+# (nginx N: N worker processes under its master, as servers.sh's launch.)
+measure() { wrk_measure "$@"; }
 
 if have nginx; then
   start "2 workers" nginx "worker_processes 2" nginx 2
@@ -96,23 +48,16 @@ echo "== Using every core: HTTP hello, req/s (wrk -t1 -c$CONNS, keep-alive," \
 rounds
 table req nginx luajit "0.7x nginx with 2 workers"
 # Scaling: lgreen 2 workers over 1 process, nginx 2 over 1.
-awk -v res="$out/res" '
-  BEGIN { while ((getline l < res) > 0) { split(l, f, " ")
-            if (f[2] != "fail" && f[2] + 0 > b[f[1]] + 0) b[f[1]] = f[2] } }
-  { id[$2 " " $3] = $1 }
-  END {
-    ng2 = b[id["nginx 2 workers"]]; ng1 = b[id["nginx 1 worker"]]
-    lg2 = b[id["luajit workers = 2"]]; lg1 = b[id["luajit 1 process"]]
-    r = "  scaling: lgreen 2 workers / 1 process: " (lg1 > 0 ? sprintf("%.2fx", lg2 / lg1) : "-")
-    r = r "; nginx 2 workers / 1 worker: " (ng1 > 0 ? sprintf("%.2fx", ng2 / ng1) : "-")
-    r = r "; lgreen 2 workers / nginx 1 worker: " (ng1 > 0 ? sprintf("%.2fx", lg2 / ng1) : "-")
-    print r
-  }' FS='\t' "$out/servers"
+ng2=$(best nginx "2 workers") ng1=$(best nginx "1 worker")
+lg2=$(best luajit "workers = 2") lg1=$(best luajit "1 process")
+printf '  scaling: %s; %s; %s\n' \
+  "lgreen 2 workers / 1 process: $(ratio "$lg2" "$lg1")" \
+  "nginx 2 workers / 1 worker: $(ratio "$ng2" "$ng1")" \
+  "lgreen 2 workers / nginx 1 worker: $(ratio "$lg2" "$ng1")"
 
 # -- TCP echo ----------------------------------------------------------------
-for p in $pids; do kill "$p" 2>/dev/null; done
-for p in $pids; do wait "$p" 2>/dev/null; done
-pids="" n=0
+stop
+n=0
 rm -f "$out/servers" "$out/res"
 cc -O2 -o "$out/echo_epoll" bench/echo_epoll.c &&
   cc -O2 -o "$out/echo_load" bench/echo_load.c || exit 1
@@ -128,12 +73,6 @@ echo "== Using every core: TCP echo, msg/s ($CONNS connections, 64-byte" \
   "messages, best of $ROUNDS x ${SECS} s after 1 s warm-up; $pin; ratio to C epoll)"
 rounds
 table msg C luajit "-" | grep -v '^  target'		# no target for echo: a report
-awk -v res="$out/res" '
-  BEGIN { while ((getline l < res) > 0) { split(l, f, " ")
-            if (f[2] != "fail" && f[2] + 0 > b[f[1]] + 0) b[f[1]] = f[2] } }
-  { id[$2 " " $3] = $1 }
-  END {
-    lg2 = b[id["luajit workers = 2"]]; lg1 = b[id["luajit 1 process"]]
-    print "  scaling: lgreen 2 workers / 1 process: " (lg1 > 0 ? sprintf("%.2fx", lg2 / lg1) : "-")
-  }' FS='\t' "$out/servers"
+lg2=$(best luajit "workers = 2") lg1=$(best luajit "1 process")
+echo "  scaling: lgreen 2 workers / 1 process: $(ratio "$lg2" "$lg1")"
 exit 0

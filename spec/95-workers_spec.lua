@@ -10,18 +10,6 @@ local process = lg.process
 
 local BOUND = 30	-- seconds any one expected event may take: else it hung
 
-local function childenv()
-  local build = os.getenv("LGREEN_BUILD") or "build"
-  return {
-    PATH = os.getenv("PATH"),
-    LUA_PATH = "lua/?.lua;lua/?/init.lua;;",
-    LUA_CPATH = build .. "/5.1/?.so;;",
-    LUA_CPATH_5_4 = build .. "/5.4/?.so;;",
-    LD_PRELOAD = os.getenv("LD_PRELOAD"),
-    ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"),
-  }
-end
-
 -- The master running src: m.pid, m:line(pattern) (the next stdout line
 -- matching it, its captures), m:errline(pattern) (the same on stderr),
 -- m:wait() -> code, how.  Lines not matched are kept in m.out / m.err.
@@ -31,7 +19,7 @@ local function master(src)
   f:write("io.stdout:setvbuf('line')\n", src)
   f:close()
   local p = assert(process.spawn({ H.lua, script }, {
-    stdout = "pipe", stderr = "pipe", env = childenv() }))
+    stdout = "pipe", stderr = "pipe", env = H.childenv() }))
   local m = { p = p, pid = p.pid, script = script, out = {}, err = {},
 	      qout = lg.Queue(), qerr = lg.Queue() }
   local function pump(s, q)

@@ -361,19 +361,28 @@ local function throw_g(g, err)
   return what
 end
 
+-- The end of GreenThread:kill and kill: raise err (default GreenletExit)
+-- in x, whose greenlet is g: at once if g is the running one, else where
+-- it is blocked, through thrower (throw_gt or throw_g), and yield so it
+-- dies now.  who names the kill in the error if it is not blocked in the
+-- hub (level 3: the caller of the kill; call this as a statement, not a
+-- tail call).
+local function kill_with(thrower, x, g, err, who)
+  if err == nil then err = Exit end
+  if g == getcurrent() then error(err, 0) end
+  local what = thrower(x, err)
+  if what == "thrown" then
+    sleep(0)
+  elseif what ~= "cancelled" then
+    error(who .. ": it is not blocked in the hub", 3)
+  end
+end
+
 -- Raise err (default GreenletExit) in it wherever it is blocked; if it has
 -- not started, it never will.  The caller yields so it can die now.
 function GreenThread:kill(err)
   if self.dead then return end
-  if err == nil then err = Exit end
-  local g = self.greenlet
-  if g == getcurrent() then error(err, 0) end
-  local what = throw_gt(self, err)
-  if what == "thrown" then
-    sleep(0)
-  elseif what ~= "cancelled" then
-    error("GreenThread:kill(): it is not blocked in the hub", 2)
-  end
+  kill_with(throw_gt, self, self.greenlet, err, "GreenThread:kill()")
 end
 
 -- Kill it only if it has not started yet.
@@ -400,14 +409,7 @@ function M.kill(x, err)
       .. (is_greenlet(x) and "another greenlet" or type(x)))
   end
   if x.dead then return end
-  if err == nil then err = Exit end
-  if x == getcurrent() then error(err, 0) end
-  local what = throw_g(x, err)
-  if what == "thrown" then
-    sleep(0)
-  elseif what ~= "cancelled" then
-    error("kill(): it is not blocked in the hub", 2)
-  end
+  kill_with(throw_g, x, x, err, "kill()")
 end
 
 -- Raise err in x (a GreenThread or a greenlet of the hub, not the
