@@ -14,6 +14,8 @@ local function childenv()
     PATH = os.getenv("PATH"),
     LUA_PATH = "lua/?.lua;lua/?/init.lua;;",
     LUA_CPATH = build .. "/5.1/?.so;;",
+    LUA_CPATH_5_2 = build .. "/5.2/?.so;;",
+    LUA_CPATH_5_3 = build .. "/5.3/?.so;;",
     LUA_CPATH_5_4 = build .. "/5.4/?.so;;",
     LD_PRELOAD = os.getenv("LD_PRELOAD"),
     ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"),
