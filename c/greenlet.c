@@ -751,7 +751,9 @@ static int lg_isluajit(lua_State *L)
 static size_t lg_defstack(lg_vm *vm)
 {
   /* PUC Lua's own "C stack overflow" (200 C levels) must fire before our
-  ** guard; LuaJIT runs Lua-to-Lua calls without C frames (rule 5). */
+  ** guard; LuaJIT runs Lua-to-Lua calls without C frames (rule 5).  200
+  ** nested gsub calls (an 8 KiB luaL_Buffer each before 5.4) take about
+  ** 1.8 MiB on 5.1, 5.2 and 5.3 (x86_64, measured), 0.45 MiB on 5.4. */
   if (LG_LUA54) return 512 * 1024;
   return vm->luajit ? 256 * 1024 : 2048 * 1024;
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Every test lgreen has: busted under LuaJIT, Lua 5.1 and Lua 5.4, the C
+# Every test lgreen has: busted under LuaJIT and Lua 5.1 to 5.4, the C
 # tests, and the core specs again on the portable ucontext switch.
 #   spec/run.sh             the whole suite (what `make test` and CI run)
 #   spec/run.sh --asan      greenlet and hub specs on an AddressSanitizer build
@@ -45,7 +45,7 @@ bust() {
   dir=$2
   shift 2
   abi=5.1
-  [ "$vm" = lua5.4 ] && abi=5.4
+  case $vm in lua5.[234]) abi=${vm#lua} ;; esac
   env $XENV LGREEN_LUA=$vm busted --lua="$vm" --cpath="$dir/$abi/?.so" -o TAP "$@"
 }
 
@@ -78,7 +78,7 @@ ctests() {
 case "$mode" in
 "")
   make -s build || exit 1
-  for vm in luajit lua5.1 lua5.4; do
+  for vm in luajit lua5.1 lua5.2 lua5.3 lua5.4; do
     tally "busted $vm" bust $vm build
   done
   ctests build
