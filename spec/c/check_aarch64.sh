@@ -88,7 +88,8 @@ tally() {
   nok=$(grep -c '^not ok ' "$log")
   if [ "$rc" != 0 ] && [ "$nok" = 0 ]; then nok=1; fi
   if [ "$ok" = 0 ] && [ "$nok" = 0 ]; then nok=1; fi
-  if [ "$nok" != 0 ]; then
+  if [ "$nok" != 0 ]; then	# every failure's name, then the first details
+    grep '^not ok ' "$log"
     grep -v '^ok ' "$log" | head -80
   fi
   echo "# $name: $ok passed, $nok failed (exit $rc)"
