@@ -5,6 +5,8 @@ H.vm = jit and "luajit" or _VERSION:match("^Lua (5%.%d)$")
 H.lua = os.getenv("LGREEN_LUA") or (H.vm == "luajit" and "luajit" or "lua" .. H.vm)
 H.slow = os.getenv("LGREEN_SLOW") ~= nil	-- under valgrind: fewer rounds
 H.valgrind = os.getenv("LGREEN_VALGRIND") ~= nil	-- under valgrind itself
+H.qemu = os.getenv("LGREEN_QEMU") ~= nil	-- an arm64 VM under qemu-user
+H.cc = os.getenv("LGREEN_CC") or "cc"	-- builds what the VM under test loads
 
 local pagekib = (function()
   local p = io.popen("getconf PAGESIZE")

@@ -151,16 +151,14 @@ if [ -n "$VMS" ]; then
     cp "$ROOT$LIBDIR/lua/$abi/term/core.so" "$BUILD/$abi/term/core.so"
   done
   for vm in luajit lua5.4; do
-    cat >"$BUILD/bin/$vm" <<EOF
-#!/bin/sh
-exec $(command -v "$QEMU") -L / -E LD_LIBRARY_PATH=$ROOT$LIBDIR $ROOT/usr/bin/$vm "\$@"
-EOF
-    chmod +x "$BUILD/bin/$vm"
+    cc -O1 -Wall -static -o "$BUILD/bin/$vm" -DQEMU="\"$(command -v "$QEMU")\"" \
+      -DLIBS="\"$ROOT$LIBDIR\"" -DINTERP="\"$ROOT/usr/bin/$vm\"" spec/c/qemu_run.c ||
+      { echo "Bail out! build of spec/c/qemu_run.c failed"; exit 1; }
   done
   for vm in $VMS; do
     abi=5.1
     [ "$vm" = lua5.4 ] && abi=5.4
-    tally "aarch64 busted $vm" env LGREEN_LUA="$PWD/$BUILD/bin/$vm" LGREEN_BUILD=$BUILD \
+    tally "aarch64 busted $vm" env LGREEN_LUA="$PWD/$BUILD/bin/$vm" LGREEN_BUILD=$BUILD LGREEN_CC="$CC" \
       LUA_CPATH="$BUILD/5.1/?.so;;" LUA_CPATH_5_4="$BUILD/5.4/?.so;;" \
       LGREEN_QEMU=1 "$BUILD/bin/$vm" /usr/bin/busted --cpath="$BUILD/$abi/?.so" -o TAP "$@"
   done
