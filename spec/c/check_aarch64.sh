@@ -2,8 +2,8 @@
 # check_aarch64.sh — lgreen on aarch64, on any Debian amd64 host, under qemu
 # user-mode emulation:
 #   1. the context switch (c/switch_aarch64.S and the aarch64 lg_ctx_make in
-#      c/switch.c): spec/c/switch_check.c and spec/c/slice_check.c, built
-#      statically;
+#      c/switch.c, and the ucontext build): spec/c/switch_check.c and
+#      spec/c/slice_check.c, built statically;
 #   2. the whole busted suite for LuaJIT and Lua 5.4 as arm64 binaries:
 #      lgreen cross-built into build/aarch64, Debian's arm64 interpreters
 #      and busted's C helpers run by qemu-aarch64 against Debian's arm64
@@ -109,6 +109,12 @@ if "$CC" -O2 -Wall -static -o "$bin" spec/c/switch_check.c c/switch.c \
   tally "aarch64 C: context switch (asm)" "$QEMU" "$bin"
 else
   echo "# cross-build of spec/c/switch_check.c failed"
+  fail=$((fail + 1))
+fi
+if "$CC" -O2 -Wall -static -DLG_UCONTEXT=1 -o "$bin" spec/c/switch_check.c c/switch.c; then
+  tally "aarch64 C: context switch (ucontext)" "$QEMU" "$bin"
+else
+  echo "# cross-build of spec/c/switch_check.c (ucontext) failed"
   fail=$((fail + 1))
 fi
 # and slices copied on and off a shared stack
