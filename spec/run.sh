@@ -94,7 +94,7 @@ case "$mode" in
   make -s build BUILD=build/asan ASAN=1 || exit 1
   XENV="LD_PRELOAD=$(cc -print-file-name=libasan.so) LGREEN_SLOW=1
     LGREEN_BUILD=build/asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
-  for vm in luajit lua5.1 lua5.4; do
+  for vm in luajit lua5.1 lua5.2 lua5.3 lua5.4; do
     tally "ASan busted $vm" bust $vm build/asan $CORE $HUB $IO
   done
   ;;
