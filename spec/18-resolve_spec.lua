@@ -282,8 +282,7 @@ describe("#subprocess slow lookups", function()
     -- process lingers (atexit in the shim) while the workers finish.
     local code, out = run([[
       for _ = 1, 6 do lg.spawn_n(R.getaddrinfo, "300ms.slow.test", 80) end
-      -- (and until the 4 workers took theirs: starting them takes a while)
-      await(function() return R.stats().waiting == 6 and R.stats().queued == 2 end, 5)
+      await(function() return R.stats().waiting == 6 end, 5)
       print("closing", R.stats().threads, R.stats().queued)
     ]], "SLOW_GAI_LINGER_MS=1000")
     assert.equal(0, code, out)
