@@ -67,7 +67,7 @@ static int lg_eventmask(int event)
   case LUA_HOOKRET: return LUA_MASKRET;
   case LUA_HOOKLINE: return LUA_MASKLINE;
   case LUA_HOOKCOUNT: return LUA_MASKCOUNT;
-  default: return LG_LUA54 ? LUA_MASKCALL : LUA_MASKRET;
+  default: return LG_LUA52 ? LUA_MASKCALL : LUA_MASKRET;
   }
 }
 
@@ -361,7 +361,7 @@ static int lg_start(lua_State *L, int idx, lg_vm *vm, lg_greenlet *g)
     lg_ctx_make(&g->ctx, lg_stack_lo(&g->stack), g->stack.size,
 		lg_greenlet_main);
   }
-#if !LG_LUA54	/* 5.4 registers finalizers at setmetatable, in O(objects) */
+#if !LG_LUA52	/* 5.2+ register finalizers at setmetatable, in O(objects) */
   lg_getr(L, vm, LG_R_METAGC);				/* mt */
   lua_setmetatable(L, idx);
 #else
@@ -559,7 +559,7 @@ static void lg_finish(lg_vm *vm, lg_greenlet *g, int st)
   lua_insert(T, 1);					/* _ vals.. */
   lg_getr(T, vm, LG_R_CURRENT);				/* _ vals.. g */
   lua_replace(T, 1);					/* g vals.. */
-#if !LG_LUA54
+#if !LG_LUA52
   lg_getr(T, vm, LG_R_META);		/* dead: no finalizer needed */
   lua_setmetatable(T, 1);
 #endif
@@ -670,7 +670,7 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
   gi = lua_gettop(L);
   g->magic = LG_MAGIC;
   lg_debug_new(vm, g, vm->current->dbg.id);
-  lg_getr(L, vm, LG_LUA54 ? LG_R_METAGC : LG_R_META);	/* g mt */
+  lg_getr(L, vm, LG_LUA52 ? LG_R_METAGC : LG_R_META);	/* g mt */
   lua_setmetatable(L, gi);				/* g */
   lg_slotsbegin(L, gi);					/* g [env] */
   if (vm->nthreads > 0) {	/* a clean thread of a finished greenlet */
@@ -765,7 +765,9 @@ static int lg_isluajit(lua_State *L)
 static size_t lg_defstack(lg_vm *vm)
 {
   /* PUC Lua's own "C stack overflow" (200 C levels) must fire before our
-  ** guard; LuaJIT runs Lua-to-Lua calls without C frames (rule 5). */
+  ** guard; LuaJIT runs Lua-to-Lua calls without C frames (rule 5).  200
+  ** nested gsub calls (an 8 KiB luaL_Buffer each before 5.4) take about
+  ** 1.8 MiB on 5.1, 5.2 and 5.3 (x86_64, measured), 0.45 MiB on 5.4. */
   if (LG_LUA54) return 512 * 1024;
   return vm->luajit ? 256 * 1024 : 2048 * 1024;
 }

@@ -23,14 +23,16 @@ if [ ! -f "$root/examples/$ex" ]; then
 fi
 vm=luajit
 case ${1-} in
-  luajit|lua5.1|lua5.4|*/luajit*|*/lua5.1|*/lua5.4) vm=$1; shift ;;
+  luajit|lua5.[1234]|*/luajit*|*/lua5.[1234]) vm=$1; shift ;;
 esac
-case $vm in *5.4) so=$build/5.4/lgreen/core.so ;; *) so=$build/5.1/lgreen/core.so ;; esac
+case $vm in *5.[234]) so=$build/${vm##*lua}/lgreen/core.so ;; *) so=$build/5.1/lgreen/core.so ;; esac
 if [ ! -f "$so" ]; then
   echo "examples/run.sh: no $so: run make build first" >&2
   exit 2
 fi
 export LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;${LUA_PATH-;}" \
   LUA_CPATH="$build/5.1/?.so;${LUA_CPATH-;}" \
+  LUA_CPATH_5_2="$build/5.2/?.so;${LUA_CPATH_5_2-;}" \
+  LUA_CPATH_5_3="$build/5.3/?.so;${LUA_CPATH_5_3-;}" \
   LUA_CPATH_5_4="$build/5.4/?.so;${LUA_CPATH_5_4-;}"
 exec "$vm" "$root/examples/$ex" "$@"

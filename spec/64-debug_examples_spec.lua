@@ -62,6 +62,8 @@ describe("lgreen_dump (c/lgreen.h)", function()
     local flags = ({
       luajit = { "-I/usr/include/luajit-2.1", "-lluajit-5.1", "5.1" },
       ["5.1"] = { "-I/usr/include/lua5.1", "-llua5.1", "5.1" },
+      ["5.2"] = { "-I/usr/include/lua5.2", "-llua5.2", "5.2" },
+      ["5.3"] = { "-I/usr/include/lua5.3", "-llua5.3", "5.3" },
       ["5.4"] = { "-I/usr/include/lua5.4", "-llua5.4", "5.4" },
     })[H.vm]
     local so = build .. "/" .. flags[3] .. "/lgreen/core.so"

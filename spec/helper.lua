@@ -1,11 +1,12 @@
 -- Shared by the specs: which VM runs them, memory figures, subprocesses.
 local H = {}
 
-H.vm = jit and "luajit" or (_VERSION == "Lua 5.4" and "5.4" or "5.1")
-H.lua = os.getenv("LGREEN_LUA")
-  or ({ luajit = "luajit", ["5.1"] = "lua5.1", ["5.4"] = "lua5.4" })[H.vm]
+H.vm = jit and "luajit" or _VERSION:match("^Lua (5%.%d)$")
+H.lua = os.getenv("LGREEN_LUA") or (H.vm == "luajit" and "luajit" or "lua" .. H.vm)
 H.slow = os.getenv("LGREEN_SLOW") ~= nil	-- under valgrind: fewer rounds
 H.valgrind = os.getenv("LGREEN_VALGRIND") ~= nil	-- under valgrind itself
+H.qemu = os.getenv("LGREEN_QEMU") ~= nil	-- an arm64 VM under qemu-user
+H.cc = os.getenv("LGREEN_CC") or "cc"	-- builds what the VM under test loads
 
 local pagekib = (function()
   local p = io.popen("getconf PAGESIZE")
@@ -50,7 +51,8 @@ end
 -- Subprocesses load the build under test (spec/run.sh sets LGREEN_BUILD).
 local build = os.getenv("LGREEN_BUILD") or "build"
 local env = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
-  .. "LUA_CPATH='" .. build .. "/5.1/?.so;;' LUA_CPATH_5_4='" .. build .. "/5.4/?.so;;' "
+  .. "LUA_CPATH='" .. build .. "/5.1/?.so;;' LUA_CPATH_5_2='" .. build .. "/5.2/?.so;;' "
+  .. "LUA_CPATH_5_3='" .. build .. "/5.3/?.so;;' LUA_CPATH_5_4='" .. build .. "/5.4/?.so;;' "
 H.env = env	-- that environment, as a shell prefix
 
 -- Run Lua source in a fresh process of the same VM; returns its exit code
@@ -163,6 +165,8 @@ function H.childenv()
     PATH = os.getenv("PATH"),
     LUA_PATH = "lua/?.lua;lua/?/init.lua;;",
     LUA_CPATH = build .. "/5.1/?.so;;",
+    LUA_CPATH_5_2 = build .. "/5.2/?.so;;",
+    LUA_CPATH_5_3 = build .. "/5.3/?.so;;",
     LUA_CPATH_5_4 = build .. "/5.4/?.so;;",
     LD_PRELOAD = os.getenv("LD_PRELOAD"),
     ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"),
@@ -191,19 +195,6 @@ function H.certs()
   sh(("cd %s && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
     .. " -days 2 -extfile ext.cnf -out srv.pem"):format(dir))
   return dir
-end
-
--- The environment of a child VM started with lg.process: the build under
--- test (and ASan's preload).
-function H.childenv()
-  return {
-    PATH = os.getenv("PATH"),
-    LUA_PATH = "lua/?.lua;lua/?/init.lua;;",
-    LUA_CPATH = build .. "/5.1/?.so;;",
-    LUA_CPATH_5_4 = build .. "/5.4/?.so;;",
-    LD_PRELOAD = os.getenv("LD_PRELOAD"),
-    ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"),
-  }
 end
 
 return H
