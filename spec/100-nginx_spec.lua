@@ -1,0 +1,212 @@
+-- lgreen inside real nginx (Debian's nginx + ngx_lua on OpenResty's LuaJIT,
+-- unpacked by tools/nginx-debs.sh): the hub runs on nginx's event loop,
+-- handlers wait for green threads without blocking the worker, green
+-- threads never see a request, workers survive reload and stop.
+-- nginx runs as a subprocess, whatever VM runs busted: once, under LuaJIT.
+local lg = require "lgreen"
+local H = require "helper"
+local N = require "nginx_util"
+
+local why
+if H.vm ~= "luajit" then
+  why = "nginx specs run once, under the LuaJIT run"
+else
+  local ok, err = N.available()
+  if not ok then why = "nginx cannot be had here: " .. tostring(err) end
+end
+
+-- A handler's green threads: each sleeps on a timer, resolves "localhost"
+-- and talks to the spec's echo server; results in spawn order.
+local FAN = [[
+    location /fan { content_by_lua_block {
+      local lg, lgx = require "lgreen", require "lgreen.ngx"
+      local resolve = require "lgreen.resolve"
+      local port, id = tonumber(ngx.var.arg_port), ngx.var.arg_id
+      local gts = {}
+      for i = 1, 10 do
+        gts[i] = lgx.spawn(function()
+          lg.sleep(0.001 * (i % 3))
+          assert(resolve.toip("localhost"))
+          local c = assert(lg.connect("127.0.0.1", port, 5))
+          assert(c:send(id .. "-" .. i .. "\n"))
+          local line = assert(c:receive("*l"))
+          c:close()
+          return line
+        end)
+      end
+      local out = {}
+      for i = 1, 10 do
+        local ok, v = lgx.wait(gts[i], 20)
+        out[i] = ok and v or ("error: " .. tostring(v))
+      end
+      ngx.say(table.concat(out, ","))
+    } }
+    location /reqapi { content_by_lua_block {
+      local lgx = require "lgreen.ngx"
+      ngx.say(select(2, lgx.run(function() return ngx.var.uri end)))
+      ngx.say(select(2, lgx.run(function() ngx.sleep(0.001) end)))
+      ngx.say(select(2, lgx.run(function() ngx.say("leak") end)))
+      ngx.say(select(2, lgx.run(function() return ngx.req.get_headers() end)))
+    } }
+    location /park { content_by_lua_block {
+      local lg, lgx = require "lgreen", require "lgreen.ngx"
+      _G.gate = lg.Event()
+      local gt = lgx.spawn(function() return "released:" .. _G.gate:wait() end)
+      ngx.say(select(2, lgx.wait(gt, 30)))
+    } }
+    location /release { content_by_lua_block {
+      local lgx = require "lgreen.ngx"
+      local ok = lgx.run(function() _G.gate:send(ngx and "x" or "y") end)
+      ngx.say(tostring(ok))
+    } }
+    location /timeout { content_by_lua_block {
+      local lg, lgx = require "lgreen", require "lgreen.ngx"
+      local gt = lgx.spawn(function() lg.Event():wait() end)
+      ngx.say(table.concat({ tostring(select(1, lgx.wait(gt, 0.05))), tostring(select(2, lgx.wait(gt, 0))) }, " "))
+      gt:kill()
+    } }
+    location /master { content_by_lua_block {
+      ngx.say(tostring(_G.master_resolved), " ", tostring(_G.master_slept))
+    } }
+]]
+
+-- lgreen used in the master before the workers fork: a hub, a timer and
+-- the resolver's thread pool all exist there.
+local INIT = [[
+  local lg = require "lgreen"
+  local gt = lg.spawn(function() lg.sleep(0.001); return require("lgreen.resolve").toip("localhost") end)
+  _G.master_resolved = gt:wait()
+  _G.master_slept = true
+]]
+
+local function echo_server()
+  local srv = assert(lg.listen("127.0.0.1", 0, 256))
+  local _, port = srv:getsockname()
+  local server = lg.spawn(lg.serve, srv, function(c)
+    while true do
+      local line = c:receive("*l")
+      if not line then break end
+      c:send("echo:" .. line .. "\n")
+    end
+  end)
+  return port, function() srv:close(); server:kill() end
+end
+
+local function expected(id)
+  local t = {}
+  for i = 1, 10 do t[i] = ("echo:%s-%d"):format(id, i) end
+  return table.concat(t, ",") .. "\n"
+end
+
+describe("lgreen in nginx", function()
+  if why then
+    pending(why, function() end)
+    return
+  end
+  local inst, eport, estop
+
+  setup(function()
+    eport, estop = echo_server()
+    inst = N.start { port = N.port(), workers = 2, init = INIT, server = FAN }
+  end)
+
+  teardown(function()
+    if inst then N.stop(inst, "QUIT") end
+    if estop then estop() end
+  end)
+
+  it("serves concurrent requests whose green threads do timers, DNS and sockets", function()
+    local gts = {}
+    for r = 1, 24 do
+      gts[r] = lg.spawn(N.get, inst.port, ("/fan?port=%d&id=r%d"):format(eport, r))
+    end
+    for r = 1, 24 do
+      local status, body = gts[r]:wait()
+      assert.equal(200, status)
+      assert.equal(expected("r" .. r), body)
+    end
+    assert.same({}, N.crashes(inst))
+  end)
+
+  it("lgreen used in init_by_lua (the master) works in the forked workers", function()
+    local status, body = N.get(inst.port, "/master")
+    assert.equal(200, status)
+    assert.equal("127.0.0.1 true\n", body)
+    local _, fan = N.get(inst.port, ("/fan?port=%d&id=m"):format(eport))
+    assert.equal(expected("m"), fan)
+  end)
+
+  it("request APIs in a green thread raise 'no request found', never crash", function()
+    local status, body = N.get(inst.port, "/reqapi")
+    assert.equal(200, status)
+    local lines = {}
+    for l in body:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal(4, #lines)
+    for i = 1, 4 do assert.matches("no request", lines[i], 1, true) end
+    assert.not_matches("leak", body, 1, true)
+    assert.same({}, N.crashes(inst))
+  end)
+
+  it("a handler waiting for a green thread does not block its worker", function()
+    -- one worker: /release can only be served while /park waits
+    local one = N.start { port = N.port(), workers = 1, server = FAN }
+    finally(function() N.stop(one, "QUIT") end)
+    local park = lg.spawn(N.get, one.port, "/park")
+    local served
+    for _ = 1, 100 do	-- /park may not have created the gate yet
+      local _, body = N.get(one.port, "/release")
+      if body == "true\n" then served = true; break end
+      lg.sleep(0.01)
+    end
+    assert.is_true(served)
+    local status, body = park:wait()
+    assert.equal(200, status)
+    assert.equal("released:x\n", body)
+  end)
+
+  it("wait gives nil, 'timeout' and leaves the green thread running", function()
+    local status, body = N.get(inst.port, "/timeout")
+    assert.equal(200, status)
+    assert.equal("nil timeout\n", body)
+  end)
+
+  it("workers survive a reload (HUP) and the old ones exit cleanly", function()
+    local before = N.workers(inst)
+    assert.equal(2, #before)
+    N.sh("kill -HUP " .. inst.master)
+    local changed = H.await(function()
+      local now = N.workers(inst)
+      if #now ~= 2 then return false end
+      for _, p in ipairs(now) do
+        for _, q in ipairs(before) do if p == q then return false end end
+      end
+      return true
+    end, 30)
+    assert.is_true(changed)
+    for r = 1, 6 do
+      local _, body = N.get(inst.port, ("/fan?port=%d&id=h%d"):format(eport, r))
+      assert.equal(expected("h" .. r), body)
+    end
+    assert.same({}, N.crashes(inst))
+    for _, pid in ipairs(before) do
+      assert.matches("worker process " .. pid .. " exited with code 0", N.errlog(inst), 1, true)
+    end
+  end)
+
+  it("-s stop (TERM) and -s quit end workers with parked green threads without a crash", function()
+    for _, sig in ipairs { "TERM", "QUIT" } do
+      local x = N.start { port = N.port(), workers = 2, server = FAN }
+      -- a green thread left parked on an Event, and one on a long timer
+      local _, body = N.get(x.port, "/timeout")
+      assert.equal("nil timeout\n", body)
+      local _, fan = N.get(x.port, ("/fan?port=%d&id=%s"):format(eport, sig))
+      assert.equal(expected(sig), fan)
+      local workers = N.workers(x)
+      assert.is_true(N.stop(x, sig))
+      assert.same({}, N.crashes(x))
+      for _, pid in ipairs(workers) do
+        assert.matches("worker process " .. pid .. " exited with code 0", N.errlog(x), 1, true)
+      end
+    end
+  end)
+end)
