@@ -193,6 +193,21 @@ describe("lgreen in nginx", function()
     end
   end)
 
+  it("runs examples/nginx.conf as the README shows", function()
+    local port = N.port()
+    local conf = H.read("examples/nginx.conf")
+      :gsub("listen 127%.0%.0%.1:8089", "listen 127.0.0.1:" .. port)
+      :gsub("build/nginx%-example", "$DIR")
+      :gsub("%$prefix/build/nginx%-debs/root", N.debs)
+      :gsub("load_module build/nginx%-debs/root", "load_module " .. N.debs)
+      :gsub("%$prefix/build/", N.build .. "/")
+    local x = N.start(conf, port, N.pwd)
+    finally(function() N.stop(x, "QUIT") end)
+    assert.same({ 200, "10 green threads, sum 55\n" }, { N.get(port, "/fanout?n=10") })
+    assert.same({ 200, "1: hello\n2: hello\n3: hello\n4: hello\n5: hello\n" }, { N.get(port, "/fetch") })
+    assert.same({}, N.crashes(x))
+  end)
+
   it("-s stop (TERM) and -s quit end workers with parked green threads without a crash", function()
     for _, sig in ipairs { "TERM", "QUIT" } do
       local x = N.start { port = N.port(), workers = 2, server = FAN }

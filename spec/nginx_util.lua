@@ -16,6 +16,7 @@ local pwd = select(2, sh("pwd")):gsub("%s+$", "")
 N.pwd = pwd
 local build = os.getenv("LGREEN_BUILD") or "build"
 if build:sub(1, 1) ~= "/" then build = pwd .. "/" .. build end
+N.build = build
 N.debs = build .. "/nginx-debs/root"
 N.libdir = N.debs .. "/usr/lib/x86_64-linux-gnu"
 
@@ -67,19 +68,22 @@ end
 
 -- Start nginx (it daemonizes) on a conf text; returns { dir, port, master }
 -- once the port accepts, or raises with the error log.
-function N.start(conf, port)
+-- (conf text, port [, prefix]): the folder made for it is in inst.dir.
+function N.start(conf, port, prefix)
   local dir = os.tmpname()
   os.remove(dir)
   assert(sh("mkdir -p " .. dir) == 0)
   if type(conf) == "table" then
     port = conf.port
     conf = N.conf(dir, conf)
+  else
+    conf = conf:gsub("%$DIR", dir)
   end
   local f = assert(io.open(dir .. "/nginx.conf", "w"))
   f:write(conf)
   f:close()
   local rc, out = sh(("LD_LIBRARY_PATH=%s %s -p %s -c %s/nginx.conf -e %s/error.log")
-    :format(N.libdir, N.nginx or "nginx", dir, dir, dir))
+    :format(N.libdir, N.nginx or "nginx", prefix or dir, dir, dir))
   if rc ~= 0 then error("nginx did not start: " .. out .. N.errlog({ dir = dir })) end
   local inst = { dir = dir, port = port }
   local ok = false
