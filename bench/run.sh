@@ -417,4 +417,7 @@ table recv "luajit	luasocket:receive(n)" "MB/s"
 sh bench/echo.sh
 sh bench/http.sh
 sh bench/httpd.sh
+
+# ---- lgreen inside nginx (issue 11): vs ngx.thread, idle worker CPU -------
+sh bench/nginx.sh
 exit 0
