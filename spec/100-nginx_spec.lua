@@ -2,14 +2,15 @@
 -- unpacked by tools/nginx-debs.sh): the hub runs on nginx's event loop,
 -- handlers wait for green threads without blocking the worker, green
 -- threads never see a request, workers survive reload and stop.
--- nginx runs as a subprocess, whatever VM runs busted: once, under LuaJIT.
+-- nginx runs as a subprocess, whatever VM runs busted: once, in the
+-- LGREEN_LUA=luajit run.
 local lg = require "lgreen"
 local H = require "helper"
 local N = require "nginx_util"
 
 local why
-if H.vm ~= "luajit" then
-  why = "nginx specs run once, under the LuaJIT run"
+if H.lua ~= "luajit" then
+  why = "nginx specs run once, in the LGREEN_LUA=luajit run (nginx is a subprocess)"
 else
   local ok, err = N.available()
   if not ok then why = "nginx cannot be had here: " .. tostring(err) end
