@@ -60,6 +60,18 @@ local FAN = [[
       local ok = lgx.run(function() _G.gate:send(ngx and "x" or "y") end)
       ngx.say(tostring(ok))
     } }
+    location /release_direct { content_by_lua_block {
+      if not _G.gate then return ngx.say("no gate") end
+      _G.gate:send("direct")
+      ngx.say(tostring(require("lgreen.ngx").kick()))
+    } }
+    location /misuse { content_by_lua_block {
+      local lgx = require "lgreen.ngx"
+      ngx.say(select(2, pcall(lgx.attach)))
+      ngx.say(select(2, pcall(lgx.wait, 42)))
+      ngx.say(select(2, pcall(lgx.wait, lgx.spawn(function() end), -1)))
+      ngx.say(select(2, pcall(require("lgreen.nginx").attach, 0, print, print)))
+    } }
     location /timeout { content_by_lua_block {
       local lg, lgx = require "lgreen", require "lgreen.ngx"
       local gt = lgx.spawn(function() lg.Event():wait() end)
@@ -165,6 +177,33 @@ describe("lgreen in nginx", function()
     assert.equal("released:x\n", body)
   end)
 
+  it("a handler wakes a green thread itself: event:send, then kick()", function()
+    local one = N.start { port = N.port(), workers = 1, server = FAN }
+    finally(function() N.stop(one, "QUIT") end)
+    local park = lg.spawn(N.get, one.port, "/park")
+    local served
+    for _ = 1, 100 do
+      local _, body = N.get(one.port, "/release_direct")
+      if body == "true\n" then served = true; break end
+      lg.sleep(0.01)
+    end
+    assert.is_true(served)
+    local status, body = park:wait()
+    assert.same({ 200, "released:direct\n" }, { status, body })
+    assert.same({}, N.crashes(one))
+  end)
+
+  it("misuse raises errors that name the call and the argument", function()
+    local status, body = N.get(inst.port, "/misuse")
+    assert.equal(200, status)
+    local lines = {}
+    for l in body:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.matches("lgreen.ngx.attach: call it from init_worker_by_lua*, not from the 'content' phase", lines[1], 1, true)
+    assert.matches("bad argument #1 to 'wait' (GreenThread expected, got number)", lines[2], 1, true)
+    assert.matches("bad argument #2 to 'wait' (non-negative number expected, got -1)", lines[3], 1, true)
+    assert.matches("lgreen.nginx.attach: call it from init_worker_by_lua*", lines[4], 1, true)
+  end)
+
   it("wait gives nil, 'timeout' and leaves the green thread running", function()
     local status, body = N.get(inst.port, "/timeout")
     assert.equal(200, status)
@@ -204,8 +243,10 @@ describe("lgreen in nginx", function()
       :gsub("%$prefix/build/", N.build .. "/")
     local x = N.start(conf, port, N.pwd)
     finally(function() N.stop(x, "QUIT") end)
-    assert.same({ 200, "10 green threads, sum 55\n" }, { N.get(port, "/fanout?n=10") })
-    assert.same({ 200, "1: hello\n2: hello\n3: hello\n4: hello\n5: hello\n" }, { N.get(port, "/fetch") })
+    local status, body = N.get(port, "/fanout?n=10")
+    assert.same({ 200, "10 green threads, sum 55\n" }, { status, body })
+    status, body = N.get(port, "/fetch")
+    assert.same({ 200, "1: hello\n2: hello\n3: hello\n4: hello\n5: hello\n" }, { status, body })
     assert.same({}, N.crashes(x))
   end)
 
@@ -215,8 +256,8 @@ describe("lgreen in nginx", function()
       -- a green thread left parked on an Event, and one on a long timer
       local _, body = N.get(x.port, "/timeout")
       assert.equal("nil timeout\n", body)
-      local _, fan = N.get(x.port, ("/fan?port=%d&id=%s"):format(eport, sig))
-      assert.equal(expected(sig), fan)
+      local _, fan, raw = N.get(x.port, ("/fan?port=%d&id=%s"):format(eport, sig))
+      assert.equal(expected(sig), fan, raw .. "\n" .. N.errlog(x))
       local workers = N.workers(x)
       assert.is_true(N.stop(x, sig))
       assert.same({}, N.crashes(x))

@@ -141,7 +141,7 @@ function N.get(port, path)
   data = data or partial
   assert(data, err)
   local status = tonumber(data:match("^HTTP/1%.%d (%d+)"))
-  return status, data:match("\r\n\r\n(.*)$")
+  return status, data:match("\r\n\r\n(.*)$"), data ~= "" and data or err
 end
 
 -- Signal the master (QUIT: graceful stop) and wait for it to be gone.
