@@ -16,8 +16,10 @@ local M = {}
 local nginx		-- the C module, loaded by attach()
 local lg		-- lgreen, likewise
 
+local attached = false	-- attach() ran in this worker
+
 local function need_attached(fname)
-  if not nginx or not nginx.stats().attached then
+  if not attached then
     error(("lgreen.ngx.%s: not attached (call require('lgreen.ngx').attach() in init_worker_by_lua*)"):format(fname), 3)
   end
 end
@@ -36,6 +38,7 @@ function M.attach()
   local fd = H.backend_fd()
   if not fd then error("lgreen.ngx.attach: the hub has no epoll fd to watch", 2) end
   nginx.attach(fd, H.step, H.next_timeout)
+  attached = true
 end
 
 -- Run the hub once the current handler yields back to nginx (after
