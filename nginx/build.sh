@@ -35,9 +35,10 @@ if [ ! -f "$tree/objs/ngx_auto_config.h" ]; then
   }
 fi
 mkdir -p "$(dirname "$out")"
-if [ "$out" -nt nginx/ngx_lgreen.c ] && [ "$out" -nt "$tree/objs/ngx_auto_config.h" ]; then exit 0; fi
+if [ "$out" -nt nginx/ngx_lgreen.c ] && [ "$out" -nt c/hub.h ] && [ "$out" -nt c/greenlet.h ] &&
+  [ "$out" -nt "$tree/objs/ngx_auto_config.h" ]; then exit 0; fi
 $CC ${CFLAGS:--O2 -g} -std=gnu11 -fPIC -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
   -shared -I"$LUAJIT_INC" -I"$tree/src/core" -I"$tree/src/event" \
-  -I"$tree/src/event/modules" -I"$tree/src/os/unix" -I"$tree/objs" \
-  -o "$out" nginx/ngx_lgreen.c -lm
+  -I"$tree/src/event/modules" -I"$tree/src/os/unix" -I"$tree/objs" -Ic \
+  -o "$out" nginx/ngx_lgreen.c -lev -lm
 echo "nginx-module: built $out" >&2

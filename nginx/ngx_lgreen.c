@@ -26,6 +26,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "hub.h"	/* lgreen's c/: the hub's deadline heap (lgn_timeout) */
+
 #define LGN_KEY "lgreen.nginx"	/* registry: the attached lgn userdata */
 
 typedef struct lgn {
@@ -33,7 +35,7 @@ typedef struct lgn {
   ngx_connection_t *c;		/* c->read watches the backend fd */
   ngx_event_t timer;		/* the hub's next deadline */
   ngx_event_t kick;		/* posted: run what a handler queued */
-  int stepref, ntref;		/* registry refs: hub.step, hub.next_timeout */
+  int stepref;			/* registry ref: hub.step */
   ngx_uint_t steps;		/* step() calls, for stats() */
   unsigned attached:1;
 } lgn;
@@ -57,6 +59,46 @@ static void lgn_detach(lgn *s)
   }
 }
 
+/* The hub's deadline heap: drop the top (hub.c's hub_untrack_top). */
+static void lgn_untrack_top(lg_hub *hub)
+{
+  double last = hub->deadlines[--hub->ndeadlines];
+  size_t i = 0, n = hub->ndeadlines;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && hub->deadlines[c + 1] < hub->deadlines[c]) c++;
+    if (hub->deadlines[c] >= last) break;
+    hub->deadlines[i] = hub->deadlines[c];
+    i = c;
+  }
+  if (n > 0) hub->deadlines[i] = last;
+}
+
+/* Seconds until the hub needs a step (0: now), -1 for none; called right
+** after a step.  Not hub.next_timeout: it drops every deadline up to a
+** freshly read clock, so a timer that came due between the step's last
+** poll and that call was dropped without having fired, and nginx slept
+** past it (a request waited for its green threads until some other event
+** came).  A step ends with a poll and runs nothing after it, so ev_now()
+** is still that poll's time: the deadlines up to it are the ones libev
+** fired; the rest count from the real clock. */
+static double lgn_timeout(lua_State *L)
+{
+  lg_hub *hub;
+  double t;
+  lua_getfield(L, LUA_REGISTRYINDEX, LG_HUB_KEY);	/* hub */
+  hub = (lg_hub *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (hub == NULL || hub->loop == NULL) return -1;
+  if (hub->head) return 0;
+  while (hub->ndeadlines > 0 && hub->deadlines[0] <= ev_now(hub->loop))
+    lgn_untrack_top(hub);
+  if (hub->ndeadlines == 0) return hub->nparked > 0 ? 0.05 : -1;
+  t = hub->deadlines[0] - ev_time();
+  return t > 0 ? t : 0;
+}
+
 /* Run what is ready, then arm the timer for the hub's next deadline.
 ** ngx_add_timer keeps an armed timer that is less than 300 ms off (its
 ** lazy delay): delete it first, or a nearer deadline would be late. */
@@ -71,11 +113,8 @@ static void lgn_step(lgn *s)
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0, "lgreen: step: %s",
 		  lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
   lua_settop(L, top);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->ntref);		/* next_timeout */
-  if (lua_pcall(L, 0, 1, 0) == 0 && lua_isnumber(L, -1))	/* t|nil|err */
-    t = lua_tonumber(L, -1);
-  lua_settop(L, top);
   if (!s->attached) return;	/* a green thread detached us */
+  t = lgn_timeout(L);
   if (s->timer.timer_set) ngx_del_timer(&s->timer);
   if (t >= 0) ngx_add_timer(&s->timer, (ngx_msec_t)ceil(t * 1000));
 }
@@ -105,13 +144,13 @@ static lgn *lgn_get(lua_State *L)
   return s;
 }
 
-/* attach(fd, step, next_timeout): from the main state, in a worker. */
+/* attach(fd, step): from the main state, in a worker; fd is the hub's
+** backend fd (asking for it also makes the hub track its deadlines). */
 static int lgn_attach(lua_State *L)
 {
   int fd = (int)luaL_checkinteger(L, 1);
   lgn *s;
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
   if (lua_pushthread(L) != 1)
     return luaL_error(L, "lgreen.nginx.attach: call it from init_worker_by_lua* (the VM's main state), not from a request");
   lua_pop(L, 1);
@@ -120,7 +159,7 @@ static int lgn_attach(lua_State *L)
   if ((s = lgn_get(L)) != NULL && s->attached) return 0;
   s = (lgn *)lua_newuserdata(L, sizeof(lgn));		/* s */
   ngx_memzero(s, sizeof(lgn));
-  s->stepref = s->ntref = LUA_NOREF;
+  s->stepref = LUA_NOREF;
   luaL_getmetatable(L, LGN_KEY);			/* s mt */
   lua_setmetatable(L, -2);				/* s */
   s->c = ngx_get_connection((ngx_socket_t)fd, ngx_cycle->log);
@@ -144,8 +183,6 @@ static int lgn_attach(lua_State *L)
   s->L = L;
   lua_pushvalue(L, 2);
   s->stepref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pushvalue(L, 3);
-  s->ntref = luaL_ref(L, LUA_REGISTRYINDEX);
   s->attached = 1;
   lua_setfield(L, LUA_REGISTRYINDEX, LGN_KEY);		/* */
   lgn_step(s);			/* arm the timer for what is pending */

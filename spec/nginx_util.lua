@@ -68,8 +68,9 @@ end
 
 -- Start nginx (it daemonizes) on a conf text; returns { dir, port, master }
 -- once the port accepts, or raises with the error log.
--- (conf text, port [, prefix]): the folder made for it is in inst.dir.
-function N.start(conf, port, prefix)
+-- (conf text, port [, prefix [, env]]): the folder made for it is in
+-- inst.dir; env: "VAR=value ..." for nginx's command line.
+function N.start(conf, port, prefix, env)
   local dir = os.tmpname()
   os.remove(dir)
   assert(sh("mkdir -p " .. dir) == 0)
@@ -82,8 +83,8 @@ function N.start(conf, port, prefix)
   local f = assert(io.open(dir .. "/nginx.conf", "w"))
   f:write(conf)
   f:close()
-  local rc, out = sh(("LD_LIBRARY_PATH=%s %s -p %s -c %s/nginx.conf -e %s/error.log")
-    :format(N.libdir, N.nginx or "nginx", prefix or dir, dir, dir))
+  local rc, out = sh(("%s LD_LIBRARY_PATH=%s %s -p %s -c %s/nginx.conf -e %s/error.log")
+    :format(env or "", N.libdir, N.nginx or "nginx", prefix or dir, dir, dir))
   if rc ~= 0 then error("nginx did not start: " .. out .. N.errlog({ dir = dir })) end
   local inst = { dir = dir, port = port }
   local ok = false

@@ -24,6 +24,44 @@ local function need_attached(fname)
   end
 end
 
+-- Name lookups: lgreen's resolver threads wake the hub through a libev
+-- ev_async, and libev writes its wake-up fd only while its loop sits in
+-- epoll_wait, which it never does here (nginx's loop waits instead): a
+-- finished lookup would wait for the hub's next step, forever if nothing
+-- else is due.  So while lookups are in flight, a green thread keeps a 2 ms
+-- lgreen timer armed (each fire is a step that collects finished lookups);
+-- with none in flight nothing runs.  (A core fix would wake the backend fd.)
+local inflight, pumping = 0, false
+
+local function pump()
+  while inflight > 0 do lg.sleep(0.002) end
+  pumping = false
+end
+
+local function done(ok, ...)
+  inflight = inflight - 1
+  if not ok then error((...), 0) end
+  return ...
+end
+
+local function counted(f)
+  return function(...)
+    inflight = inflight + 1
+    if not pumping then
+      pumping = true
+      lg.spawn_n(pump)
+    end
+    return done(pcall(f, ...))
+  end
+end
+
+local function count_lookups()
+  local resolve = require "lgreen.resolve"
+  for _, k in ipairs { "getaddrinfo", "toip", "tohostname" } do
+    resolve[k] = counted(resolve[k])
+  end
+end
+
 -- From init_worker_by_lua*: the hub's epoll fd becomes an nginx read event
 -- and its next deadline an nginx timer.  lgreen may already have been used
 -- in init_by_lua (the master): each worker gets a hub of its own (fork).
@@ -37,7 +75,8 @@ function M.attach()
   local H = require("lgreen.core").hub
   local fd = H.backend_fd()
   if not fd then error("lgreen.ngx.attach: the hub has no epoll fd to watch", 2) end
-  nginx.attach(fd, H.step, H.next_timeout)
+  nginx.attach(fd, H.step)
+  if not attached then count_lookups() end
   attached = true
 end
 
@@ -91,6 +130,19 @@ function M.wait(gt, timeout)
     if not ok and box.ok == nil then return nil, err end
   end
   return box.ok, unpack(box.v, 1, box.n)
+end
+
+-- From a handler: kill a GreenThread (GreenletExit, or err) from a green
+-- thread of its own (GreenThread:kill itself would run lgreen's loop in the
+-- handler).  Returns at once; the kill happens once the handler yields.
+function M.kill(gt, err)
+  need_attached("kill")
+  if type(gt) ~= "table" or type(gt.kill) ~= "function" then
+    error(("bad argument #1 to 'kill' (GreenThread expected, got %s)"):format(type(gt)), 2)
+  end
+  if gt.dead then return end
+  lg.spawn_n(gt.kill, gt, err)
+  nginx.kick()
 end
 
 -- spawn + wait.
