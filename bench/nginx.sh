@@ -14,6 +14,9 @@ set -u
 cd "$(dirname "$0")/.."
 CONNS=${NGX_CONNS:-50} SECS=${NGX_SECONDS:-3} ROUNDS=${NGX_ROUNDS:-3}
 IDLE=${NGX_IDLE:-10} BUILD=${BUILD:-build}
+# wrk and nginx as root (nginx only: never libnginx-mod-http-lua, whose
+# .debs nginx/build.sh unpacks through tools/nginx-debs.sh)
+[ "$(id -u)" = 0 ] && sh tools/deps.sh wrk nginx >/dev/null 2>&1
 echo
 echo "== lgreen inside nginx: 10 green threads x 1 ms timer per request vs ngx.thread + ngx.sleep"
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then

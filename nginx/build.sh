@@ -26,6 +26,11 @@ if [ ! -f "$LUAJIT_INC/lua.h" ]; then
 fi
 tree=$BUILD/nginx-src
 if [ ! -f "$tree/objs/ngx_auto_config.h" ]; then
+  # configure checks the libraries Debian's nginx was built with
+  sh tools/deps.sh libpcre2-dev libssl-dev zlib1g-dev >/dev/null 2>&1 || {
+    echo "nginx-module: skipped: needs libpcre2-dev libssl-dev zlib1g-dev (tools/deps.sh, as root)" >&2
+    exit 2
+  }
   rm -rf "$tree" && mkdir -p "$tree" && cp -R "$src/." "$tree/"
   # configure writes objs/ and a Makefile in the folder it runs in.
   (cd "$tree" && bash -c '. ./conf_flags && ./configure "${NGX_CONF_FLAGS[@]}"' \

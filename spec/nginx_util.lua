@@ -22,6 +22,7 @@ N.libdir = N.debs .. "/usr/lib/x86_64-linux-gnu"
 
 -- true, or nil and why nginx cannot be had here (the specs go pending).
 function N.available()
+  sh("command -v nginx || sh tools/deps.sh nginx")	-- as root: installs it
   local rc, out = sh("command -v nginx")
   if rc ~= 0 then return nil, "no nginx binary (apt-get install nginx)" end
   N.nginx = out:gsub("%s+$", "")
