@@ -284,8 +284,11 @@ describe("lgreen in nginx", function()
   end)
 
   it("-s stop (TERM) and -s quit end workers with parked green threads without a crash", function()
+    local started = {}
+    finally(function() for _, x in ipairs(started) do N.stop(x, "TERM") end end)
     for _, sig in ipairs { "TERM", "QUIT" } do
       local x = N.start { port = N.port(), workers = 2, server = FAN }
+      started[#started + 1] = x
       -- a green thread left parked on an Event, and one on a long timer
       local _, body = N.get(x.port, "/leave")
       assert.equal("timeout timeout\n", body)
