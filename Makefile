@@ -107,3 +107,10 @@ print-xcflags:
 
 clean:
 	rm -rf $(BUILD)
+
+# lgreen inside nginx (optional): build/nginx/lgreen/nginx.so, built against
+# nginx-dev's configured source tree (installed, or unpacked from the .debs
+# by tools/nginx-debs.sh); skipped with one line when it cannot be had.
+.PHONY: nginx-module
+nginx-module: $(SO51)
+	@sh nginx/build.sh $(BUILD) || [ $$? = 2 ]

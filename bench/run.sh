@@ -413,6 +413,9 @@ for vm in luajit lua5.1 lua5.4; do
 done
 table recv "luajit	luasocket:receive(n)" "MB/s"
 
+# ---- lgreen inside nginx (issue 11): vs ngx.thread, idle worker CPU -------
+sh bench/nginx.sh
+
 # ---- network I/O: echo vs C epoll, HTTP hello vs nginx ---------------------
 sh bench/echo.sh
 sh bench/http.sh

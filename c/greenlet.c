@@ -681,6 +681,7 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
   } else {
     T = lua_newthread(L);				/* g [env] T */
   }
+  lg_exdata_clear(T);	/* no host request pointer: exdata.c */
   lg_slotput(L, gi, LG_SLOT_THREAD);			/* g [env] */
   if (pidx) lua_pushvalue(L, pidx);
   else lg_getr(L, vm, LG_R_CURRENT);			/* g [env] parent */

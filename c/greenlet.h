@@ -165,6 +165,8 @@ void lg_greenlet_resync(lua_State *L);
 /* Set the parent of the greenlet at gidx to the one at pidx; NULL or a
 ** message saying why not. */
 const char *lg_greenlet_setparent(lua_State *L, int gidx, int pidx);
+/* exdata.c: clear OpenResty's LuaJIT per-thread pointer in T, if any. */
+void lg_exdata_clear(lua_State *T);
 
 /* __gc of a greenlet: queue a suspended one to be killed. */
 void lg_greenlet_collect(lua_State *L, lg_vm *vm, lg_greenlet *g);

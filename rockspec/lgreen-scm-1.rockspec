@@ -40,6 +40,7 @@ build = {
   -- lgreen.core's C sources, in link order (the Makefile reads them here).
   lgreen_core = {
       sources = {
+        "c/exdata.c",
         "c/switch_x86_64.S", "c/switch_aarch64.S", "c/switch.c", "c/stack.c",
         "c/greenlet.c", "c/hub.c", "c/lib_greenlet.c", "c/lib_hub.c",
         "c/socket.c", "c/resolve.c", "c/process.c", "c/workers.c", "c/lib_core.c",

@@ -150,6 +150,12 @@ case "$mode" in
   for vm in luajit lua5.1 lua5.2 lua5.3 lua5.4; do
     bust "busted $vm" $vm build "$ALL"
   done
+  # the fourth VM: OpenResty's LuaJIT (ngx_lua's), unpacked, never installed
+  if orvm=$(sh tools/nginx-debs.sh 2>/dev/null); then
+    bust "busted openresty-luajit" "$orvm/luajit2" build "$ALL"
+  else
+    echo "# busted openresty-luajit: skipped (tools/nginx-debs.sh could not fetch its .debs)"
+  fi
   ctests build
   build BUILD=build/ucontext UCONTEXT=1
   XENV="LGREEN_SWITCH=ucontext LGREEN_BUILD=build/ucontext"
