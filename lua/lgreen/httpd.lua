@@ -225,25 +225,25 @@ end }
 -- wait parks on the fd with the time left before a deadline.
 
 -- More bytes onto c.buf; false, "timeout" | "closed" when none came.
--- receive(1) makes the socket read what the kernel has (one recv of up
--- to 8 KiB into its buffer); getstats' byte count minus what we took says
--- how much is buffered, and receive(that) takes it without another recv
--- (receive(8192) would try a second one, which says EAGAIN).  c.drained:
--- the last recv got less than it asked, so the kernel's queue is empty and
--- a recv now would only say EAGAIN: wait first (the wait is
--- level-triggered, bytes that came meanwhile end it at once).
+-- The socket waits itself, with the time left as its timeout for this
+-- call only (it is 0 otherwise: send and linger never park in C).  It
+-- keeps LuaSocket's 8 KiB buffer and waits before a recv when the last
+-- one got less than it asked (the kernel's queue is empty then).
+-- receive(0) returns "" once that buffer holds something; getstats' byte
+-- count minus what we took says how much, and receive(that) takes it all
+-- as one string.  (hub.wait_fd checks its fd with fcntl and a readlink of
+-- /proc/self/fd each call: three syscalls a request.)
 local function fill(c, deadline)
   local sock = c.sock
   while true do
-    if c.drained then
-      local left = deadline - now()
-      if left <= 0 or not wait_fd(c.fd, "r", left) then return false, "timeout" end
-    end
-    local d, err = sock:receive(1)
+    local left = deadline - now()
+    if left < 0 then left = 0 end	-- 0: one recv, no wait
+    sock:settimeout(left)
+    local d, err = sock:receive(0)
+    sock:settimeout(0)
     if d then
-      local got = sock:getstats() - c.taken	-- this recv's bytes
-      c.drained = got < 8192
-      if got > 1 then d = d .. sock:receive(got - 1) end
+      local got = sock:getstats() - c.taken	-- bytes buffered
+      d = sock:receive(got)
       c.taken = c.taken + got
       local pos = c.pos
       if pos > #c.buf then c.buf = d
@@ -252,7 +252,7 @@ local function fill(c, deadline)
       return true
     end
     if err ~= "timeout" then return false, "closed" end
-    c.drained = true
+    if left == 0 then return false, "timeout" end
   end
 end
 
@@ -719,7 +719,7 @@ end
 
 local function start_conn(srv, sock)
   local c = { srv = srv, sock = sock, fd = sock:getfd(), buf = "", pos = 1,
-    state = "reading", deadline = nil, idle = false, killed = false, drained = false, taken = 0,
+    state = "reading", deadline = nil, idle = false, killed = false, taken = 0,
     peer = nil, peer_port = nil }
   sock:settimeout(0)
   sock:setoption("tcp-nodelay", true)
