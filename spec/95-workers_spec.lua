@@ -63,9 +63,9 @@ end
 local function alive(pid)
   local f = io.open("/proc/" .. pid .. "/stat")
   if not f then return false end
-  local s = f:read("*a")
+  local s = f:read("*a")	-- nil if it ended between the open and the read
   f:close()
-  return s:match("^%d+ %b() (%a)") ~= "Z"
+  return s ~= nil and s:match("^%d+ %b() (%a)") ~= "Z"
 end
 
 -- Wait until pid is gone (bounded): the event is its death, where nothing
