@@ -33,7 +33,11 @@ root=$(cd "$BUILD" && pwd)/nginx-debs/root
 out=$(mktemp -d)
 port=$(( 20000 + $$ % 20000 ))
 trap 'kill -QUIT $(cat "$out/nginx.pid" 2>/dev/null) 2>/dev/null; sleep 0.5; rm -rf "$out"' EXIT
+# as root, workers stay root: nobody may not read a checkout made with mktemp -d
+user=
+[ "$(id -u)" = 0 ] && user="user root;"
 cat >"$out/nginx.conf" <<EOF
+$user
 load_module $root/usr/lib/nginx/modules/ndk_http_module.so;
 load_module $root/usr/lib/nginx/modules/ngx_http_lua_module.so;
 worker_processes 1;

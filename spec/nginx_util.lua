@@ -14,6 +14,7 @@ N.sh = sh
 
 local pwd = select(2, sh("pwd")):gsub("%s+$", "")
 N.pwd = pwd
+N.root = select(2, sh("id -u")):match("^0%s") ~= nil
 local build = os.getenv("LGREEN_BUILD") or "build"
 if build:sub(1, 1) ~= "/" then build = pwd .. "/" .. build end
 N.build = build
@@ -81,6 +82,9 @@ function N.start(conf, port, prefix, env)
   else
     conf = conf:gsub("%$DIR", dir)
   end
+  -- As root, nginx's workers would run as nobody, who may not read a
+  -- checkout made with mktemp -d (mode 700): keep them root, as the master.
+  if N.root then conf = "user root;\n" .. conf end
   local f = assert(io.open(dir .. "/nginx.conf", "w"))
   f:write(conf)
   f:close()
