@@ -297,6 +297,7 @@ static void lg_swap(lg_vm *vm, lg_greenlet *self, lg_greenlet *t, int dying)
   const lg_stack *ts = t->sh ? &t->sh->stack : t->stack.lo ? &t->stack : NULL;
   vm->current = t;
   lg_stack_current = ts;
+  if (LG_UNLIKELY(vm->onswitch != NULL)) vm->onswitch(t->L, vm->onswitch_ud);
 #if !LG_UCONTEXT
   if (t->sh && t->sh->occupant != t) {
     if (self->sh != t->sh) {

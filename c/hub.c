@@ -86,6 +86,7 @@ static void hub_enqueue(lg_hub *hub, lg_hubnode *n)
   else hub->head = n;
   hub->tail = n;
   hub->nready++;
+  if (LG_UNLIKELY(hub->hostkick)) lg_host_kick(hub);
 }
 
 static lg_hubnode *hub_pop(lg_hub *hub)
@@ -370,7 +371,7 @@ static int hub_loop(lua_State *L)
     }
     if (hub->stepping) {		/* step(): poll once, hand control back */
       int alive = hub->ownloop ? ev_run(hub->loop, EVRUN_NOWAIT)
-			       : hub->nparked > 0;
+			       : lg_host_alive(hub);
       if (hub->head) continue;
       hub->stepping = 0;
       lua_pushboolean(hub->vm->main->Lsw, alive);
@@ -423,6 +424,7 @@ int lg_hub_park(lua_State *L, lg_hub *hub, double timeout)
   lg_greenlet *self = hub->vm->current;
   lg_hubnode *n = hub_node(self);
   lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
+  lg_hub_checkhost(L, hub);
   if (self == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
   if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
     hub_timeout_consume(L, hub, n);			/* err */
@@ -549,6 +551,7 @@ void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static int hub_waitprep(lua_State *L, lg_hub *hub, lg_hubnode *n, double timeout)
 {
   lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
+  lg_hub_checkhost(L, hub);
   if (n->g == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
   if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
     hub_timeout_consume(L, hub, n);			/* err */
@@ -560,6 +563,7 @@ static int hub_waitprep(lua_State *L, lg_hub *hub, lg_hubnode *n, double timeout
   lua_pop(L, 1);
   n->timer.data = hub;
   if (timeout >= 0) hub_arm(hub, n, timeout);
+  hub->nwaits++;			/* undone by the waiter once back */
   return 0;
 }
 
@@ -571,6 +575,7 @@ int lg_hub_wait(lua_State *L, lg_hub *hub, double timeout, lg_hubnode **slot)
   *slot = n;
   r = hub_switchto(L, hub);
   *slot = NULL;
+  hub->nwaits--;
   return r;
 }
 
@@ -583,6 +588,7 @@ int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout)
   ev_io_start(hub->loop, w);
   r = hub_switchto(L, hub);
   ev_io_stop(hub->loop, w);
+  hub->nwaits--;
   return r;
 }
 
@@ -599,6 +605,7 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
   ev_io_start(hub->loop, &n->io);
   r = hub_switchto(L, hub);
   ev_io_stop(hub->loop, &n->io);
+  hub->nwaits--;
   return r;
 }
 
@@ -608,6 +615,7 @@ int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds)
   lg_hubnode *n = hub_node(self);
   int r;
   lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
+  lg_hub_checkhost(L, hub);
   if (seconds > 0) {
     r = lg_hub_park(L, hub, seconds);
   } else {			/* to the back of the ready queue */
@@ -645,6 +653,7 @@ static int hub_mainwait(lua_State *L, lg_hub *hub, unsigned char *flag,
 
 int lg_hub_run(lua_State *L, lg_hub *hub)
 {
+  lg_hub_checkhost(L, hub);
   return hub_mainwait(L, hub, &hub->mainwaits, "run");
 }
 
@@ -842,9 +851,11 @@ static int hub_gc(lua_State *L)
   hub->vm->onfinish = NULL;	/* (lua_close frees no userdata before every __gc ran) */
   lg_hub_checkfork(hub);		/* a child must not close the parent's pool */
   hub_sigint_stop(hub);
-  lg_resolve_close(hub);
+  while (hub->nhooks > 0) hub->onclose[--hub->nhooks](hub);
+  if (!hub->ownloop && hub->loop) lg_host_close(L, hub);
   if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
-  hub->loop = NULL;
+  if (hub->ownloop) hub->loop = NULL;	/* a host's lives on: the __gc of
+					   sockets and signals stop theirs */
   if (hub->forkflag) munmap(hub->forkflag, (size_t)sysconf(_SC_PAGESIZE));
   hub->forkflag = NULL;
   free(hub->deadlines);
@@ -928,12 +939,24 @@ void lg_hub_newloop(lua_State *L, lg_hub *hub)
 void lg_hub_forked(lg_hub *hub)
 {
   pid_t pid;
+  int i;
   if (hub->loop == NULL || hub->pid == (pid = getpid())) return;
   hub->pid = pid;
   if (hub->forkflag) *hub->forkflag = 1;
-  lg_resolve_fork(hub);
+  for (i = 0; i < hub->nhooks; i++)
+    if (hub->onfork[i]) hub->onfork[i](hub);
   if (hub->ownloop) ev_loop_fork(hub->loop);
   hub->backendfd = -1;			/* host mode: find the new one */
+}
+
+void lg_hub_hook(lg_hub *hub, lg_hubhookfn close, lg_hubhookfn fork)
+{
+  int i;
+  for (i = 0; i < hub->nhooks; i++)
+    if (hub->onclose[i] == close) return;
+  if (hub->nhooks == LG_HUB_NHOOKS) abort();	/* a fixed set of modules */
+  hub->onclose[hub->nhooks] = close;
+  hub->onfork[hub->nhooks++] = fork;
 }
 
 int lg_hub_setloop(lua_State *L, struct ev_loop *loop)

@@ -14,12 +14,56 @@
 
 #include <lua.h>
 
+#ifdef __cplusplus
+extern "C" {
+/* The hub's libev loop: the host's (lgreen_setloop), or its own, made now
+** if need be.  NULL if it cannot be made. */
+LGREEN_API struct ev_loop *lgreen_getloop(lua_State *L);
+
+/* LGREEN_VERSION_NUM of the library linked (the header's may differ). */
+LGREEN_API int lgreen_version(void);
+
+/* Call fn(G, ud) each time a greenlet is switched in, G its lua_State
+** (the VM's main state for the main greenlet), before it runs on: where a
+** host sets per-greenlet context (the state's "current request").  fn runs
+** on the C stack of the greenlet leaving: it must not raise, nor call Lua
+** that could switch.  NULL removes it; unset, the cost is one branch. */
+typedef void (*lgreen_SwitchFn)(lua_State *G, void *ud);
+LGREEN_API void lgreen_onswitch(lua_State *L, lgreen_SwitchFn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
+
 #define LGREEN_VERSION "0.1.0"
+/* major * 10000 + minor * 100 + patch; lgreen_version() is the library's */
+#define LGREEN_VERSION_NUM 100
 
 #if defined(__GNUC__)
 #define LGREEN_API __attribute__((visibility("default")))
 #else
 #define LGREEN_API
+/* The hub's libev loop: the host's (lgreen_setloop), or its own, made now
+** if need be.  NULL if it cannot be made. */
+LGREEN_API struct ev_loop *lgreen_getloop(lua_State *L);
+
+/* LGREEN_VERSION_NUM of the library linked (the header's may differ). */
+LGREEN_API int lgreen_version(void);
+
+/* Call fn(G, ud) each time a greenlet is switched in, G its lua_State
+** (the VM's main state for the main greenlet), before it runs on: where a
+** host sets per-greenlet context (the state's "current request").  fn runs
+** on the C stack of the greenlet leaving: it must not raise, nor call Lua
+** that could switch.  NULL removes it; unset, the cost is one branch. */
+typedef void (*lgreen_SwitchFn)(lua_State *G, void *ud);
+LGREEN_API void lgreen_onswitch(lua_State *L, lgreen_SwitchFn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif
 
 /* Open the core module for the VM of L and push its table, like
@@ -35,9 +79,13 @@ LGREEN_API int luaopen_lgreen_core(lua_State *L);
 **
 ** 1. It runs libev: hand the hub that loop with lgreen_setloop before
 **    anything in the VM uses the hub.  lgreen's watchers then live in the
-**    host's loop; after each iteration of it (an ev_check watcher is the
-**    natural place) the host calls lgreen_step to run the greenlets those
-**    watchers made ready.
+**    host's loop, and so does an ev_prepare of lgreen's that runs the
+**    greenlets they made ready before each poll: the host only runs
+**    ev_run.  (Calling lgreen_step after ev_run returns is harmless.)
+**    Blocking calls (lg.sleep...) in the main greenlet, from a host
+**    callback while ev_run runs, raise "cannot block the main greenlet
+**    inside the host's loop; spawn a green thread".  lua_close stops
+**    every watcher lgreen put on the loop; the loop outlives the VM.
 ** 2. It runs another poller: watch lgreen_backend_fd for readability, wait
 **    at most lgreen_next_timeout seconds, and call lgreen_step after either.
 **
@@ -65,5 +113,24 @@ LGREEN_API int lgreen_backend_fd(lua_State *L);
 ** timer is pending.  Deadlines are tracked from the first call of this or
 ** lgreen_backend_fd on; a cancelled timer may cause one early wake-up. */
 LGREEN_API double lgreen_next_timeout(lua_State *L);
+
+/* The hub's libev loop: the host's (lgreen_setloop), or its own, made now
+** if need be.  NULL if it cannot be made. */
+LGREEN_API struct ev_loop *lgreen_getloop(lua_State *L);
+
+/* LGREEN_VERSION_NUM of the library linked (the header's may differ). */
+LGREEN_API int lgreen_version(void);
+
+/* Call fn(G, ud) each time a greenlet is switched in, G its lua_State
+** (the VM's main state for the main greenlet), before it runs on: where a
+** host sets per-greenlet context (the state's "current request").  fn runs
+** on the C stack of the greenlet leaving: it must not raise, nor call Lua
+** that could switch.  NULL removes it; unset, the cost is one branch. */
+typedef void (*lgreen_SwitchFn)(lua_State *G, void *ud);
+LGREEN_API void lgreen_onswitch(lua_State *L, lgreen_SwitchFn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
