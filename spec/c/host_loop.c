@@ -18,6 +18,17 @@
 #include <lgreen.h>
 
 static const char *cpath;
+static int run(lua_State *L, const char *chunk);
+
+/* A VM with lgreen opened from the library this host links (lgreen_getloop
+** registers it as lgreen.core: require finds it, not a core.so). */
+static lua_State *libvm(void)
+{
+  lua_State *L = test_newvm(cpath);
+  lgreen_getloop(L);
+  run(L, "lg = require 'lgreen'");
+  return L;
+}
 
 /* Run chunk in L; 1 if it ran.  Its error goes to the TAP log. */
 static int run(lua_State *L, const char *chunk)
@@ -133,7 +144,7 @@ static void spawn_from_callback(void)
 static void step_counts_io(void)
 {
   struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-  lua_State *L = hostvm(loop), *L2 = test_newvm(cpath);
+  lua_State *L = hostvm(loop), *L2 = libvm();
   int fds[2], fds2[2], r1, r2, r3;
   char buf[200];
   if (pipe(fds) != 0 || pipe(fds2) != 0) abort();
@@ -145,7 +156,6 @@ static void step_counts_io(void)
   ev_run(loop, 0);
   r2 = lgreen_step(L);
   ok(truth(L, "GOT == true") && r2 == 0, "... and 0 once it is done");
-  run(L2, "lg = require 'lgreen'");
   snprintf(buf, sizeof(buf), "lg.spawn_n(function() GOT = lg.wait_read(%d) end)", fds2[0]);
   run(L2, buf);
   r3 = lgreen_step(L2);
@@ -237,11 +247,11 @@ static void sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 static void sigclash_child(void)
 {
   struct ev_loop *def = ev_default_loop(0);
-  lua_State *L = test_newvm(cpath);
+  lua_State *L;
   ev_signal s;
   ev_signal_init(&s, sig_cb, SIGUSR1);
   ev_signal_start(def, &s);
-  run(L, "lg = require 'lgreen'");
+  L = libvm();
   if (luaL_dostring(L, "lg.signal('USR1', function() end)") != 0)
     printf("error: %s\n", lua_tostring(L, -1));
   else
@@ -272,9 +282,8 @@ static void onswitch(lua_State *G, void *ud)
 
 static void switch_hook(void)
 {
-  lua_State *L = test_newvm(cpath), *T;
+  lua_State *L = libvm(), *T;
   int i, before;
-  run(L, "lg = require 'lgreen'");
   lgreen_onswitch(L, onswitch, NULL);
   run(L, "lg.spawn(function() T = coroutine.running() lg.sleep(0) end):wait()");
   lua_getglobal(L, "T");
