@@ -3,7 +3,7 @@
 # runs apt-get; otherwise it prints the exact command and fails.
 # Usage: tools/deps.sh [extra packages...]
 PKGS="gcc make libc6-dev pkg-config luajit libluajit-5.1-dev libev-dev \
-lua5.1 liblua5.1-0-dev lua5.4 liblua5.4-dev lua-busted lua-socket lua-sec lua-filesystem lua-posix openssl luarocks $*"
+lua5.1 liblua5.1-0-dev lua5.4 liblua5.4-dev lua-busted lua-socket lua-sec lua-filesystem lua-posix openssl luarocks lua-luv $*"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
