@@ -27,7 +27,7 @@ function M.attach(uv)
     error("bad argument #1 to 'attach' (the luv module expected, got "
       .. type(uv) .. ")", 2)
   end
-  local lg = require "lgreen"
+  local lg = require "lgreen.hub"	-- step, backend_fd, next_timeout
   local fd = lg.backend_fd()
   if fd == nil then
     error("lgreen.luv: the hub has no backend fd (a host's libev loop, or "
