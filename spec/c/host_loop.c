@@ -191,6 +191,8 @@ static void close_parked_child(void)
     "lg.spawn_n(function() srv:accept() end)\n"
     "lg.spawn_n(function() lg.with_timeout(10, lg.sleep, 20) end)\n"
     "lg.spawn_n(function() lg.resolve.getaddrinfo('localhost', 80) end)\n"
+    "CAT = lg.process({ 'cat' }, { stdin = 'pipe' })\n"
+    "lg.spawn_n(function() CAT:wait() end)\n"
     "HANDLER = lg.signal('USR2', function() end)\n");
   lgreen_step(L);
   ev_run(loop, EVRUN_NOWAIT);
@@ -234,7 +236,7 @@ static void close_parked(void)
     printf("# status %d, output: %s\n", status, out);
   ok(status == 0 && strstr(out, "survived") != NULL,
      "lua_close with green threads parked on timers, sockets, Timeouts, "
-     "lookups and signals: the host's loop runs on");
+     "lookups, a process and signals: the host's loop runs on");
 }
 
 /* In a child: the host's ev_signal on the default loop, lg.signal on the
