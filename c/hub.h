@@ -100,7 +100,8 @@ typedef struct lg_hub {
   unsigned short sigours[NSIG];	/* lg.signal watchers per signal */
 } lg_hub;
 
-/* Register close (and fork, or NULL) hooks for hub; once per close. */
+/* Register a close hook and its fork hook (or NULL) with hub; the same
+** close hook again does nothing.  Close hooks run in reverse order. */
 void lg_hub_hook(lg_hub *hub, lg_hubhookfn close, lg_hubhookfn fork);
 
 /* host.c: the host-loop side of the hub.  Queueing a greenlet wakes the
@@ -115,7 +116,6 @@ int lg_host_sigclash(lg_hub *hub, int sig);
 void lg_host_close(lua_State *L, lg_hub *hub);
 #define lg_hub_checkhost(L, hub) \
   do { if (LG_UNLIKELY(!(hub)->ownloop)) lg_host_checkblock((L), (hub)); } while (0)
-
 
 #define LG_HUB_KEY "lgreen.hub"	/* registry key of the lg_hub userdata */
 

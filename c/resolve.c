@@ -33,8 +33,8 @@
 **
 ** fork(): the child has a copy of the pool but none of its workers, and the
 ** mutex may have been held by one of them at the fork.  The child never
-** touches that pool again (lg_hub_forked calls its fork hook, resolve_fork, before
-** any use; the pool's memory is left behind on purpose) and starts a new
+** touches that pool again (lg_hub_forked calls its fork hook, resolve_fork,
+** before any use; the pool's memory is left behind on purpose) and starts a new
 ** one.  The lookups parked in the child, found on the pool's list of
 ** waited jobs (loop thread only, so whole at the fork), move to it:
 ** answered ones are handed over, the others run again there.
@@ -368,8 +368,8 @@ static void resolve_fork(lg_hub *hub)
   }
 }
 
-/* The hub's close hook: at its __gc, before its loop is destroyed.  Frees every
-** job no worker runs; workers still inside a call free theirs when it
+/* The hub's close hook: at its __gc, before its loop is destroyed.  Frees
+** every job no worker runs; workers still inside a call free theirs when it
 ** returns, and the last one out frees the pool. */
 static void resolve_close(lg_hub *hub)
 {
