@@ -146,6 +146,11 @@ ctests() {
       -llua5.4 -lev -Wl,-rpath,"$PWD/$t/root/usr/lib" &&
       tally "C: host on its own libev loop, linked by pkg-config (Lua 5.4)" \
         "$t/host_loop_lua54" "/nonexistent/?.so"
+    cc_test host_loop_lua51 -O1 -g -Wall -Ispec/c -I/usr/include/lua5.1 \
+      spec/c/host_loop.c -o "$t/host_loop_lua51" $(pcx --cflags --libs lgreen) \
+      -llua5.1 -lev -Wl,-rpath,"$PWD/$t/root/usr/lib" &&
+      tally "C: host on its own libev loop, linked by pkg-config (Lua 5.1)" \
+        "$t/host_loop_lua51" "/nonexistent/?.so"
     cc_test lgreen_h_cxx -x c++ -fsyntax-only -I"$t/root/usr/include" \
       -I/usr/include/luajit-2.1 -include lua.hpp "$t/root/usr/include/lgreen.h" &&
       tally "C: lgreen.h compiles as C++" printf "%s\\n" "ok 1 - lgreen.h with lua.hpp, as C++" "1..1"
