@@ -12,6 +12,8 @@ XCFLAGS  = -std=gnu11 -fPIC -fvisibility=hidden -funwind-tables \
            -Wall -Wextra -Wno-unused-parameter
 LDLIBS   = -lev -lpthread -ldl
 LUA51_INC ?= /usr/include/lua5.1
+LUA52_INC ?= /usr/include/lua5.2
+LUA53_INC ?= /usr/include/lua5.3
 LUA54_INC ?= /usr/include/lua5.4
 BUILD   ?= build
 
@@ -28,16 +30,26 @@ XCFLAGS += -DLG_VALGRIND=1
 endif
 
 SO51 = $(BUILD)/5.1/lgreen/core.so
+SO52 = $(BUILD)/5.2/lgreen/core.so
+SO53 = $(BUILD)/5.3/lgreen/core.so
 SO54 = $(BUILD)/5.4/lgreen/core.so
 
 .PHONY: all build test check demo bench check-valgrind check-asan check-aarch64 clean deps \
 	rock rock-install print-xcflags
 
-all build: $(SO51) $(SO54)
+all build: $(SO51) $(SO52) $(SO53) $(SO54)
 
 $(SO51): $(SRC) $(HDR) Makefile $(ROCKSPEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA51_INC) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
+
+$(SO52): $(SRC) $(HDR) Makefile $(ROCKSPEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA52_INC) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
+
+$(SO53): $(SRC) $(HDR) Makefile $(ROCKSPEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA53_INC) -shared -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
 
 $(SO54): $(SRC) $(HDR) Makefile $(ROCKSPEC)
 	@mkdir -p $(dir $@)

@@ -16,76 +16,13 @@ LOADER=wrk
 
 [ "$(id -u)" = 0 ] && sh tools/deps.sh wrk nginx >/dev/null 2>&1
 echo
-if ! have wrk; then
-  echo "== HTTP server: skipped, wrk is not installed" \
-    "(apt-get install -y --no-install-recommends wrk)"
-  exit 0
-fi
-
-# nginx as in bench/http.sh: one process, no daemon, no logs but errors.
-conf() {
-  d=$out/nginx
-  mkdir -p "$d/tmp"
-  cat >"$d/nginx.conf" <<EOC
-worker_processes 1;
-daemon off;
-master_process off;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $d/tmp;
-  proxy_temp_path $d/tmp;
-  fastcgi_temp_path $d/tmp;
-  uwsgi_temp_path $d/tmp;
-  scgi_temp_path $d/tmp;
-  keepalive_requests 100000000;
-  server {
-    listen 127.0.0.1:$port;
-    location / { default_type text/plain; return 200 "Hello, world!"; }
-  }
-}
-EOC
-}
-
-launch() {
-  if [ "$1" = nginx ]; then
-    conf
-    exec $SRV nginx -p "$out/nginx" -c "$out/nginx/nginx.conf" -e "$out/nginx/error.log"
-  else
-    exec $SRV "$@" "$port"
-  fi
-}
+need_wrk "HTTP server"
 
 # measure ID PORT: "<req/s> <requests> <errors>" from one wrk run; $HDR
 # (if set) is sent as a header of every request.
-HDR=""
-measure() {
-  if [ -n "$HDR" ]; then
-    $LOAD wrk -t1 -c"$CONNS" -d"${SECS}s" -H "$HDR" "http://127.0.0.1:$2/" >"$out/wrk" 2>&1
-  else
-    $LOAD wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$2/" >"$out/wrk" 2>&1
-  fi || { echo "wrk: $(tail -n 1 "$out/wrk")" >&2; return 1; }
-  awk '
-    / requests in / { total = $1 }
-    /^Requests\/sec:/ { rate = $2 }
-    /Non-2xx/ { bad += $NF }
-    /Socket errors/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 }
-    END {
-      if (rate + 0 == 0) {
-        printf "no request answered (%d errors)\n", bad > "/dev/stderr"
-        exit 1
-      }
-      printf "%.0f %d %d\n", rate, total, bad
-    }' "$out/wrk"
-}
+measure() { wrk_measure "$@"; }
 
-if have nginx; then
-  start "return 200" nginx "1 process, master_process off" nginx
-else
-  echo "peer nginx: not installed (apt-get install -y --no-install-recommends nginx)"
-fi
+start_nginx
 for vm in luajit lua5.1 lua5.4; do
   have $vm && start "lgreen.httpd" "$vm" "handler returns 13 bytes" \
     $vm bench/httpd_hello.lua

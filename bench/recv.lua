@@ -27,14 +27,14 @@ local function best(f)
   return MB / b
 end
 
-local srv = assert(lg.listen("127.0.0.1", 0))
-local _, port = srv:getsockname()
-
--- CPU seconds of one receive on an accepted connection.
-local function lgreen(pattern)
+-- CPU seconds of one receive on a connection accepted from server (an
+-- lgreen listener or a plain blocking LuaSocket one: the sender is an
+-- lgreen child either way, and runs on its own).
+local function receive_from(server, pattern)
+  local _, port = server:getsockname()
   return function()
     local p = sender(port)
-    local c = assert(srv:accept())
+    local c = assert(server:accept())
     local t = os.clock()
     local data = assert(c:receive(pattern))
     t = os.clock() - t
@@ -45,8 +45,9 @@ local function lgreen(pattern)
   end
 end
 
-print(("lg:receive(n) %.1f MB/s"):format(best(lgreen(N))))
-print(("lg:receive(*a) %.1f MB/s"):format(best(lgreen("*a"))))
+local srv = assert(lg.listen("127.0.0.1", 0))
+print(("lg:receive(n) %.1f MB/s"):format(best(receive_from(srv, N))))
+print(("lg:receive(*a) %.1f MB/s"):format(best(receive_from(srv, "*a"))))
 
 print(("lg.process.run %.1f MB/s"):format(best(function()
   local t = os.clock()
@@ -59,20 +60,6 @@ end)))
 local ok, socket = pcall(require, "socket")
 if ok then	-- plain blocking LuaSocket, same sender
   local ls = assert(socket.bind("127.0.0.1", 0))
-  local _, lport = ls:getsockname()
-  local function luasocket(pattern)
-    return function()
-      local p = sender(lport)	-- lgreen spawns it; it runs on its own
-      local c = assert(ls:accept())
-      local t = os.clock()
-      local data = assert(c:receive(pattern))
-      t = os.clock() - t
-      assert(#data == N, "short receive")
-      c:close()
-      p:wait()
-      return t
-    end
-  end
-  print(("luasocket:receive(n) %.1f MB/s"):format(best(luasocket(N))))
-  print(("luasocket:receive(*a) %.1f MB/s"):format(best(luasocket("*a"))))
+  print(("luasocket:receive(n) %.1f MB/s"):format(best(receive_from(ls, N))))
+  print(("luasocket:receive(*a) %.1f MB/s"):format(best(receive_from(ls, "*a"))))
 end

@@ -417,4 +417,34 @@ table recv "luajit	luasocket:receive(n)" "MB/s"
 sh bench/echo.sh
 sh bench/http.sh
 sh bench/httpd.sh
+
+# ---- HTTP client: keep-alive vs a connection per request ----------------------
+echo
+echo "== lgreen.http client: 1000 sequential GETs against examples/http_hello.lua,"
+echo "   requests/s (best of 3; luajit, client and server on this machine)"
+luajit bench/http_client.lua 1000 3 | while read -r name value; do
+  case $name in
+    ratio) echo "  target (issue): keep-alive >= 3x no keep-alive; this run: ${value#* }x" ;;
+    *) printf '  %-20s %s\n' "$name" "$value" ;;
+  esac
+done
+sh bench/workers.sh
+
+# ---- lgreen.debug overhead ----------------------------------------------------
+echo
+echo "== lgreen.debug overhead, ns (modes alternate in one process, best of 5;" \
+  "ratio to accounting off)"
+for what in switch spawn; do
+  run "debug$what" luajit "N=1000000" luajit bench/debug.lua $what 1000000 || exit 1
+  run "debug$what" lua5.4 "N=500000" lua5.4 bench/debug.lua $what 500000 || exit 1
+done
+table debugswitch "luajit	g:switch(),debug_off" "ns"
+table debugspawn "luajit	lg.spawn_n+run,debug_off" "ns"
+for vm in luajit lua5.4; do
+  echo "  target (issue): accounting on <= 1.25x off; this run, $vm:" \
+    "switch $(ratio "$(val debugswitch $vm 'g:switch(),debug_on')" \
+      "$(val debugswitch $vm 'g:switch(),debug_off')")," \
+    "spawn $(ratio "$(val debugspawn $vm 'lg.spawn_n+run,debug_on')" \
+      "$(val debugspawn $vm 'lg.spawn_n+run,debug_off')")"
+done
 exit 0

@@ -1,5 +1,6 @@
-# Sourced by bench/echo.sh and bench/http.sh: start servers on free ports,
-# load each in interleaved rounds, print one table of their best runs.
+# Sourced by bench/echo.sh, http.sh, httpd.sh and workers.sh: start servers
+# on free ports, load each in interleaved rounds, print one table of their
+# best runs.
 # The caller sets ROUNDS and LOADER (what CPU 1 runs: "load generator",
 # "wrk"), and defines measure ID PORT (prints "<rate> <work units>
 # [<errors>]" or fails with a message on stderr).
@@ -11,9 +12,14 @@ export LUA_PATH="lua/?.lua;lua/?/init.lua;bench/?.lua;;" \
 
 out=$(mktemp -d)
 pids=""
-cleanup() {
+# stop: end every server started so far.
+stop() {
   for p in $pids; do kill "$p" 2>/dev/null; done
   for p in $pids; do wait "$p" 2>/dev/null; done
+  pids=""
+}
+cleanup() {
+  stop
   rm -rf "$out"
 }
 trap cleanup EXIT
@@ -52,10 +58,93 @@ waitport() {
 cpu() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-# launch CMD...: become the server on $port (the default: as its last
-# argument; a caller may redefine it).  It runs in start's background
-# subshell and must exec, so that $! is the server's own pid.
-launch() { exec $SRV "$@" "$port"; }
+# nginx_conf DIR [N]: nginx's config and prefix in DIR, serving
+# `return 200 "Hello, world!"` on $port: no daemon, no logs but errors, as
+# the current user; one process (master_process off) or, given N, N worker
+# processes under their master.
+nginx_conf() {
+  mkdir -p "$1/tmp"
+  {
+    if [ -n "${2:-}" ]; then
+      echo "worker_processes $2;"
+    else
+      printf 'worker_processes 1;\nmaster_process off;\n'
+    fi
+    cat <<EOC
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $1/tmp;
+  proxy_temp_path $1/tmp;
+  fastcgi_temp_path $1/tmp;
+  uwsgi_temp_path $1/tmp;
+  scgi_temp_path $1/tmp;
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:$port;
+    location / { default_type text/plain; return 200 "Hello, world!"; }
+  }
+}
+EOC
+  } >"$1/nginx.conf"
+}
+
+# launch CMD...: become the server on $port: "nginx [N]" is nginx as
+# nginx_conf makes it, in $out/nginx$n; any other CMD takes the port as
+# its last argument (a caller may redefine launch).  It runs in start's
+# background subshell and must exec, so that $! is the server's own pid.
+launch() {
+  if [ "$1" = nginx ]; then
+    nginx_conf "$out/nginx$n" "${2:-}"
+    exec $SRV nginx -p "$out/nginx$n" -c "$out/nginx$n/nginx.conf" \
+      -e "$out/nginx$n/error.log"
+  fi
+  exec $SRV "$@" "$port"
+}
+
+# need_wrk TITLE: without wrk, say section TITLE is skipped and exit.
+need_wrk() {
+  have wrk && return 0
+  echo "== $1: skipped, wrk is not installed" \
+    "(apt-get install -y --no-install-recommends wrk)"
+  exit 0
+}
+
+# start_nginx: nginx in one process as the row "return 200", if installed.
+start_nginx() {
+  if have nginx; then
+    start "return 200" nginx "1 process, master_process off" nginx
+  else
+    echo "peer nginx: not installed (apt-get install -y --no-install-recommends nginx)"
+  fi
+}
+
+# wrk_measure ID PORT: "<req/s> <requests> <errors>" from one run of
+# wrk -t1 -c$CONNS for $SECS s; $HDR (if set) is sent as a header of
+# every request.  A caller's measure may be just this.
+HDR=""
+wrk_measure() {
+  if [ -n "$HDR" ]; then
+    $LOAD wrk -t1 -c"$CONNS" -d"${SECS}s" -H "$HDR" "http://127.0.0.1:$2/" >"$out/wrk" 2>&1
+  else
+    $LOAD wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$2/" >"$out/wrk" 2>&1
+  fi || { echo "wrk: $(tail -n 1 "$out/wrk")" >&2; return 1; }
+  awk '
+    / requests in / { total = $1 }
+    /^Requests\/sec:/ { rate = $2 }
+    /Non-2xx/ { bad += $NF }
+    /Socket errors/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 }
+    END {
+      if (rate + 0 == 0) {
+        printf "no request answered (%d errors)\n", bad > "/dev/stderr"
+        exit 1
+      }
+      printf "%.0f %d %d\n", rate, total, bad
+    }' "$out/wrk"
+}
 
 # start NAME RUNTIME NOTE CMD...: start a server on a free port; rows of
 # the table are in start order.
@@ -94,6 +183,24 @@ rounds() {
       fi
     done <"$out/servers"
   done
+}
+
+# best RUNTIME NAME: the best rate so far of the server started as NAME
+# on RUNTIME, or nothing if it has none.
+best() {
+  awk -F '\t' -v res="$out/res" -v rt="$1" -v nm="$2" '
+    BEGIN {
+      while ((getline l < res) > 0) {
+        split(l, f, " ")
+        if (f[2] != "fail" && f[2] + 0 > b[f[1]] + 0) b[f[1]] = f[2]
+      }
+    }
+    $2 == rt && $3 == nm { print b[$1]; exit }' "$out/servers"
+}
+
+# ratio A B: A / B as "1.23x", or "-" if B is empty or 0.
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { print (b + 0 > 0 ? sprintf("%.2fx", a / b) : "-") }'
 }
 
 # table UNIT BASE LGREEN TARGET: one row per server, its best run or why

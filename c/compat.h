@@ -1,6 +1,6 @@
 /*
 ** compat.h — the few Lua C API differences between the 5.1 ABI (PUC 5.1 and
-** LuaJIT, detected at run time) and 5.4.  Nothing here holds state.
+** LuaJIT, detected at run time), 5.2, 5.3 and 5.4.  Nothing here holds state.
 */
 #ifndef LG_COMPAT_H
 #define LG_COMPAT_H
@@ -12,12 +12,33 @@
 ** LuaRocks does): ffi.C must not reach them (DESIGN rule 1). */
 #pragma GCC visibility push(hidden)
 
+/* LG_LUA52: 5.2 or later (finalizers registered at setmetatable, tail
+** calls hooked as calls, uservalues); LG_LUA54: 5.4 (n uservalues). */
 #if LUA_VERSION_NUM >= 504
 #define LG_LUA54 1
+#define LG_LUA52 1
+#elif LUA_VERSION_NUM == 502 || LUA_VERSION_NUM == 503
+#define LG_LUA54 0
+#define LG_LUA52 1
 #elif LUA_VERSION_NUM == 501
 #define LG_LUA54 0
+#define LG_LUA52 0
 #else
-#error "lgreen supports the Lua 5.1 ABI (PUC 5.1, LuaJIT) and Lua 5.4"
+#error "lgreen supports the Lua 5.1 ABI (PUC 5.1, LuaJIT), 5.2, 5.3 and 5.4"
+#endif
+
+/* The VM's name as greenlet.stats().vm says it (LuaJIT is told at run time). */
+#define LG_VMNAME (LUA_VERSION_NUM == 504 ? "5.4" : LUA_VERSION_NUM == 503 ? \
+		   "5.3" : LUA_VERSION_NUM == 502 ? "5.2" : "5.1")
+
+/* The table of slots: the environment on 5.1, the uservalue on 5.2 and 5.3
+** (5.2 takes only a table or nil there; 5.3 any value, a table will do). */
+#if LG_LUA52
+#define lg_getenvt(L, i) ((void)lua_getuservalue(L, (i)))
+#define lg_setenvt(L, i) lua_setuservalue(L, (i))
+#else
+#define lg_getenvt(L, i) lua_getfenv(L, (i))
+#define lg_setenvt(L, i) lua_setfenv(L, (i))
 #endif
 
 #define LG_UNLIKELY(x)	__builtin_expect(!!(x), 0)
@@ -29,7 +50,8 @@
 #endif
 
 /* Per-object references of a greenlet userdata: uservalues on 5.4, slots of
-** its environment table on the 5.1 ABI.  Slot numbers start at 1. */
+** its environment table on the 5.1 ABI, of its uservalue table on 5.2 and
+** 5.3.  Slot numbers start at 1. */
 #define LG_NSLOTS 3
 
 static inline void *lg_newudata(lua_State *L, size_t sz)
@@ -39,7 +61,7 @@ static inline void *lg_newudata(lua_State *L, size_t sz)
 #else
   void *p = lua_newuserdata(L, sz);			/* ud */
   lua_createtable(L, LG_NSLOTS, 0);			/* ud env */
-  lua_setfenv(L, -2);					/* ud */
+  lg_setenvt(L, -2);					/* ud */
   return p;
 #endif
 }
@@ -51,7 +73,7 @@ static inline void lg_slotsbegin(lua_State *L, int ud)
 #if LG_LUA54
   (void)L; (void)ud;
 #else
-  lua_getfenv(L, ud);					/* env */
+  lg_getenvt(L, ud);					/* env */
 #endif
 }
 
@@ -81,7 +103,7 @@ static inline void lg_setslot(lua_State *L, int ud, int k)
 #if LG_LUA54
   lua_setiuservalue(L, ud, k);
 #else
-  lua_getfenv(L, ud);					/* v env */
+  lg_getenvt(L, ud);					/* v env */
   lua_insert(L, -2);					/* env v */
   lua_rawseti(L, -2, k);				/* env */
   lua_pop(L, 1);
@@ -94,7 +116,7 @@ static inline void lg_getslot(lua_State *L, int ud, int k)
 #if LG_LUA54
   lua_getiuservalue(L, ud, k);
 #else
-  lua_getfenv(L, ud);					/* env */
+  lg_getenvt(L, ud);					/* env */
   lua_rawgeti(L, -1, k);				/* env v */
   lua_remove(L, -2);					/* v */
 #endif
@@ -104,7 +126,7 @@ static inline void lg_getslot(lua_State *L, int ud, int k)
 #define lg_absindex(L, i) \
   ((i) < 0 && (i) > LUA_REGISTRYINDEX ? lua_gettop(L) + (i) + 1 : (i))
 
-#if !LG_LUA54
+#if !LG_LUA52
 #define lua_rawlen(L, i) lua_objlen(L, (i))
 /* luaL_setfuncs for the 5.1 headers (LuaJIT has it, PUC 5.1 does not). */
 static inline void lg_setfuncs(lua_State *L, const luaL_Reg *l, int nup)

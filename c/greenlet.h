@@ -9,6 +9,7 @@
 #define LG_GREENLET_H
 
 #include "compat.h"
+#include "debug.h"
 #include "stack.h"
 #include "switch.h"
 
@@ -64,6 +65,7 @@ typedef struct lg_greenlet {
   /* Owned by the hub layer (hub.c's lg_hubnode): the greenlet layer only
   ** zeroes it.  Embedded so that parking allocates nothing. */
   union { unsigned char b[LG_HUBAREA]; double align; void *p; } hub;
+  lg_dbgnode dbg;		/* registry, ids, accounting (debug.h) */
 #if LG_ASAN
   void *fake;			/* ASan fake stack while suspended */
 #endif
@@ -102,6 +104,9 @@ typedef struct lg_vm {
   lg_stack swstack;		/* its private stack, mapped on first hop */
   lg_greenlet *hopto;		/* who the switcher places and resumes */
   size_t nplaced, nhops;	/* slices placed, hops through the switcher */
+  lg_debug *dbg;		/* accounting on (debug.c), or NULL */
+  struct lg_greenlet *dbghead;	/* registry of started greenlets */
+  unsigned long long dbgids;	/* last greenlet id given */
 #if LG_ASAN
   void *swfake;			/* the switcher's ASan fake stack */
   const void *main_lo;		/* main C stack bounds, learnt from ASan */
@@ -127,6 +132,11 @@ lg_greenlet *lg_greenlet_new(lua_State *L, lg_vm *vm, int fidx, int pidx,
 ** the top of L is an error to raise with lg_greenlet_raise. */
 int lg_greenlet_switch(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
 		       int n, int kind);
+
+/* As lg_greenlet_switch, for a C function that called
+** lg_greenlet_checksafe already (a wait does, before it changes state). */
+int lg_greenlet_switchsafe(lua_State *L, lg_vm *vm, lg_greenlet *t, int tidx,
+			   int n, int kind);
 
 /* Raise unless switching is safe here (not in a __gc finalizer or a debug
 ** hook).  Waits call it before they change any state, so that a refused

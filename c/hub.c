@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,23 +35,52 @@ _Static_assert(sizeof(lg_hubnode) <= LG_HUBAREA, "lg_hubnode fits lg_greenlet.hu
 
 /* -- Anchors ------------------------------------------------------------- */
 
+/* Anchors are slots of one table, numbered from 1 and reused through a
+** free list kept in C: cheaper than luaL_ref/unref, whose free list lives
+** in the table (two more table reads and writes each), and the slots stay
+** in the table's array part.  A park costs one slot write to take its
+** anchor and one to drop it. */
+
+/* A slot for a new anchor, or an "out of memory" error before any change. */
+static int hub_slot(lua_State *L, lg_hub *hub)
+{
+  if (hub->nfree > 0) return hub->freeslots[--hub->nfree];
+  if (hub->nslots == hub->freecap) {	/* room to free every slot made */
+    int cap = hub->freecap ? hub->freecap * 2 : 64;
+    int *f = (int *)realloc(hub->freeslots, (size_t)cap * sizeof(int));
+    if (f == NULL) luaL_error(L, "not enough memory");
+    hub->freeslots = f;
+    hub->freecap = cap;
+  }
+  return ++hub->nslots;
+}
+
 /* Anchor the value at idx; returns its ref. */
 static int hub_ref(lua_State *L, lg_hub *hub, int idx)
 {
-  int r;
+  int r = hub_slot(L, hub);
   idx = lg_absindex(L, idx);
   lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
   lua_pushvalue(L, idx);				/* A v */
-  r = luaL_ref(L, -2);					/* A */
+  lua_rawseti(L, -2, r);				/* A */
   lua_pop(L, 1);
   return r;
+}
+
+/* Free slot r of the anchor table A (on top of L). */
+static void hub_freeslot(lua_State *L, lg_hub *hub, int r)
+{
+  lua_pushnil(L);					/* A nil */
+  lua_rawseti(L, -2, r);				/* A */
+  /* after hub_gc (lua_close runs the rest), the slot is just cleared */
+  if (hub->freeslots) hub->freeslots[hub->nfree++] = r;
 }
 
 static void hub_unref(lua_State *L, lg_hub *hub, int *ref)
 {
   if (*ref == LUA_NOREF) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
-  luaL_unref(L, -1, *ref);
+  hub_freeslot(L, hub, *ref);
   lua_pop(L, 1);
   *ref = LUA_NOREF;
 }
@@ -61,6 +91,17 @@ static void hub_getref(lua_State *L, lg_hub *hub, int ref)
   lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
   lua_rawgeti(L, -1, ref);				/* A v */
   lua_remove(L, -2);					/* v */
+}
+
+/* Push the value anchored at *ref and drop the anchor. */
+static void hub_takeref(lua_State *L, lg_hub *hub, int *ref)
+{
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hub->anchors);	/* A */
+  lua_rawgeti(L, -1, *ref);				/* A v */
+  lua_insert(L, -2);					/* v A */
+  hub_freeslot(L, hub, *ref);
+  lua_pop(L, 1);					/* v */
+  *ref = LUA_NOREF;
 }
 
 /* The hub node of g, set up on first use (the greenlet layer zeroes it). */
@@ -286,8 +327,7 @@ static void hub_resume(lua_State *L, lg_hub *hub, lg_hubnode *n)
   lg_greenlet *g = n->g;
   int top = lua_gettop(L), gi, nv = n->nvals, kind = LG_XVALUES;
   int stale = n->state != LG_HN_READY || g->status == LG_DEAD;
-  hub_getref(L, hub, n->ref);				/* g */
-  hub_unref(L, hub, &n->ref);
+  hub_takeref(L, hub, &n->ref);				/* g */
   gi = lua_gettop(L);
   n->state = LG_HN_IDLE;
   if (stale) {				/* cancelled while queued */
@@ -356,6 +396,26 @@ static void hub_idle(lua_State *L, lg_hub *hub)
 
 static void hub_interrupt(lua_State *L, lg_hub *hub);
 
+/* Between two rounds of ready greenlets, poll without waiting, so that a
+** busy sleep(0) cannot starve I/O or timers; but not after every round:
+** each poll is an epoll_wait system call, and a program that spawns and
+** finishes green threads one at a time would make one per spawn.  A poll
+** at most every LG_HUB_POLLGAP seconds (measured with ev_time, a vDSO
+** call) bounds the extra delay an event sees.  A clock that went back
+** polls at once.  So does a round that started an ev_io: libev hands it
+** to epoll_ctl only when it polls, and aborts if its fd was closed by
+** then (a waiter's fd closed under it by the next greenlet to run). */
+#define LG_HUB_POLLGAP	0.0002
+
+static void hub_pollready(lg_hub *hub)
+{
+  double now = ev_time(), d = now - hub->polled;
+  if (d >= 0 && d < LG_HUB_POLLGAP && !hub->iostarted) return;
+  ev_run(hub->loop, EVRUN_NOWAIT);
+  hub->polled = now;
+  hub->iostarted = 0;
+}
+
 /* The hub greenlet's body. */
 static int hub_loop(lua_State *L)
 {
@@ -366,7 +426,7 @@ static int hub_loop(lua_State *L)
     lua_settop(L, 0);
     lg_hub_checkfork(hub);		/* before any ev_run */
     if (hub->head) {				/* more ready: poll, no wait */
-      if (hub->ownloop) ev_run(hub->loop, EVRUN_NOWAIT);
+      if (hub->ownloop) hub_pollready(hub);
       continue;
     }
     if (hub->stepping) {		/* step(): poll once, hand control back */
@@ -405,7 +465,8 @@ static int hub_switchto(lua_State *L, lg_hub *hub)
 {
   lg_hubnode *n = hub_node(hub->vm->current);
   lg_greenlet *h = lg_hub_pushgreenlet(L, hub);		/* hubg */
-  int r = lg_greenlet_switch(L, hub->vm, h, lua_gettop(L), 0, LG_XVALUES);
+  /* every caller ran lg_greenlet_checksafe before it changed anything */
+  int r = lg_greenlet_switchsafe(L, hub->vm, h, lua_gettop(L), 0, LG_XVALUES);
   if (LG_UNLIKELY(n->state != LG_HN_IDLE)) {
     if (n->state == LG_HN_PARKED) {
       if (ev_is_active(&n->timer)) {
@@ -474,9 +535,11 @@ void lg_hub_schedule(lua_State *L, lg_hub *hub, int gidx, int n, double delay)
 {
   lg_greenlet *g = (lg_greenlet *)lua_touserdata(L, gidx);
   lg_hubnode *nd = hub_node(g);
-  lg_hub_pushgreenlet(L, hub);				/* .. args hubg */
-  lg_greenlet_setparent(L, gidx, lua_gettop(L));	/* it ends into the hub */
-  lua_pop(L, 1);					/* .. args */
+  if (hub->hubg == NULL || g->parent != hub->hubg) {	/* (spawn's are) */
+    lg_hub_pushgreenlet(L, hub);			/* .. args hubg */
+    lg_greenlet_setparent(L, gidx, lua_gettop(L));	/* it ends into the hub */
+    lua_pop(L, 1);					/* .. args */
+  }
   if (!lua_checkstack(g->L, n + LUA_MINSTACK))
     luaL_error(L, "too many arguments (%d)", n);
   lua_xmove(L, g->L, n);			/* after the function */
@@ -586,7 +649,10 @@ int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout)
   if (hub_waitprep(L, hub, n, timeout) < 0) return -1;
   w->data = n;
   ev_io_start(hub->loop, w);
+  hub->iostarted = 1;
+  lg_debug_waitfd(n->g, w->fd, w->events);
   r = hub_switchto(L, hub);
+  lg_debug_waitfd(n->g, -1, 0);
   ev_io_stop(hub->loop, w);
   hub->nwaits--;
   return r;
@@ -603,7 +669,10 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
   ev_io_init(&n->io, lg_hub_io_cb, fd, events);
   n->io.data = n;
   ev_io_start(hub->loop, &n->io);
+  hub->iostarted = 1;
+  lg_debug_waitfd(n->g, fd, events);
   r = hub_switchto(L, hub);
+  lg_debug_waitfd(n->g, -1, 0);
   ev_io_stop(hub->loop, &n->io);
   hub->nwaits--;
   return r;
@@ -860,6 +929,10 @@ static int hub_gc(lua_State *L)
   hub->forkflag = NULL;
   free(hub->deadlines);
   hub->deadlines = NULL;
+  free(hub->freeslots);
+  hub->freeslots = NULL;	/* late anchors: slots, no list (hub_slot) */
+  hub->nfree = 0;
+  hub->freecap = INT_MAX;
   return 0;
 }
 

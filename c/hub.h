@@ -72,6 +72,10 @@ typedef struct lg_hub {
   lg_greenlet *hubg;		/* the hub greenlet, NULL until first use */
   int hubref;			/* registry ref of the hub greenlet */
   int anchors;			/* registry ref of the anchor table */
+  double polled;		/* ev_time() of the last poll between rounds */
+  unsigned char iostarted;	/* an ev_io started since that poll */
+  int *freeslots;		/* its free slots (a stack), NULL after __gc */
+  int nfree, nslots, freecap;	/* free ones; slots made; room in freeslots */
   lg_hubnode *head, *tail;	/* ready queue, FIFO */
   int nready;			/* entries in the ready queue */
   int nparked;			/* greenlets parked with a timer (anchored) */

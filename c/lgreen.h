@@ -82,6 +82,15 @@ LGREEN_API int lgreen_backend_fd(lua_State *L);
 ** lgreen_backend_fd on; a cancelled timer may cause one early wake-up. */
 LGREEN_API double lgreen_next_timeout(lua_State *L);
 
+/* -- Seeing inside ------------------------------------------------------------
+**
+** Push the report of lgreen.debug.dump (every green thread, grouped by
+** where it waits) as a string onto L's stack and return 0, or push an
+** error message and return -1.  Call it from the host's own C stack, like
+** the functions above; it loads lgreen.debug (and with it accounting) on
+** first use. */
+LGREEN_API int lgreen_dump(lua_State *L);
+
 /* The hub's libev loop: the host's (lgreen_setloop), or its own, made now
 ** if need be. */
 LGREEN_API struct ev_loop *lgreen_getloop(lua_State *L);

@@ -93,4 +93,10 @@ static inline void lg_lib_newtable(lua_State *L, const luaL_Reg *funcs)
   lg_setfuncs(L, funcs, 1);				/* T */
 }
 
+/* process.c: a Child userdata for a fork() of workers.c: pushed before
+** the fork, set to the new pid after it. */
+typedef struct lg_child lg_child;
+lg_child *lg_process_newchild(lua_State *L);
+void lg_process_setchild(lg_child *c, pid_t pid);
+
 #endif

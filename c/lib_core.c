@@ -12,6 +12,8 @@ void lg_open_hub(lua_State *L, lg_vm *vm);
 void lg_open_socket(lua_State *L);
 void lg_open_resolve(lua_State *L);
 void lg_open_process(lua_State *L);
+void lg_open_workers(lua_State *L);
+void lg_open_debug(lua_State *L);
 
 LGREEN_API int luaopen_lgreen_core(lua_State *L)
 {
@@ -33,6 +35,10 @@ LGREEN_API int luaopen_lgreen_core(lua_State *L)
   lua_setfield(L, -2, "resolve");
   lg_open_process(L);					/* vm M P */
   lua_setfield(L, -2, "process");			/* vm M */
+  lg_open_workers(L);					/* vm M W */
+  lua_setfield(L, -2, "workers");			/* vm M */
+  lg_open_debug(L);					/* vm M D */
+  lua_setfield(L, -2, "debug");				/* vm M */
   lua_pushliteral(L, LGREEN_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushvalue(L, -1);

@@ -271,7 +271,7 @@ static int gl_stats(lua_State *L)
   lua_setfield(L, -2, "default_stack");
   lua_pushinteger(L, LG_POOL_MAX);
   lua_setfield(L, -2, "pool_max");
-  lua_pushstring(L, LG_LUA54 ? "5.4" : vm->luajit ? "luajit" : "5.1");
+  lua_pushstring(L, vm->luajit ? "luajit" : LG_VMNAME);
   lua_setfield(L, -2, "vm");
   lua_pushstring(L, LG_UCONTEXT ? "ucontext" : "asm");
   lua_setfield(L, -2, "switch");

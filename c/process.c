@@ -154,6 +154,31 @@ static int child_gc(lua_State *L)
   return 0;
 }
 
+/* Push a Child not yet started (nothing to reap) for a fork() that
+** workers.c is about to make: allocated first, so that no Lua error can
+** come between the fork and the child's being watched. */
+lg_child *lg_process_newchild(lua_State *L)
+{
+  lg_child *c = (lg_child *)lua_newuserdata(L, sizeof(lg_child));	/* c */
+  memset(c, 0, sizeof(*c));	/* every field, present and future: zero */
+  c->pid = -1;
+  c->pidfd = -1;
+  c->state = LG_CH_LOST;
+  luaL_getmetatable(L, LG_CHILD_META);
+  lua_setmetatable(L, -2);
+  return c;
+}
+
+/* c now stands for pid, a child that fork() made: wait and kill work on
+** it as on a spawned one (pidfd, else polling). */
+void lg_process_setchild(lg_child *c, pid_t pid)
+{
+  c->pid = pid;
+  c->state = LG_CH_RUNNING;
+  c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);	/* CLOEXEC */
+  if (c->pidfd < 0) c->pidfd = -1;
+}
+
 /* -- spawn ---------------------------------------------------------------- */
 
 /* How a child's fd 0, 1 or 2 is set up. */

@@ -440,7 +440,7 @@ static int sock_receive(lua_State *L)
     const char *p = luaL_checklstring(L, 3, &n);
     rx_add(L, &a, p, n, (size_t)-1);
   }
-  if (lua_type(L, 2) == LUA_TNUMBER) {
+  if (lua_isnumber(L, 2)) {	/* "10" too, as LuaSocket (lua_isnumber) */
     lua_Number n = lua_tonumber(L, 2);
     if (!(n >= 0) || n > 1e15) luaL_argerror(L, 2, "invalid receive pattern");
     /* As LuaSocket 3: n counts the prefix; receive(0) returns "" once
@@ -450,12 +450,14 @@ static int sock_receive(lua_State *L)
     else if (n == 0) err = s->first < s->last ? 0 : sock_fill(L, hub, s, deadline);
     else err = rx_count(L, hub, s, &a, (size_t)n - a.n, deadline);
   } else {
+    /* LuaSocket 3.1 reads only the letter after the '*' ("*line" and
+    ** "*all" work there); bare "l" and "a" are ours, exactly those. */
     const char *p = luaL_optstring(L, 2, "*l");
-    if (p[0] == '*') p++;
-    if (p[0] == 'l' && p[1] == 0 && lua_isnil(L, 3) && rx_fast(L, s, (size_t)-1))
+    int kind = p[0] == '*' ? p[1] : p[0] != 0 && p[1] == 0 ? p[0] : 0;
+    if (kind == 'l' && lua_isnil(L, 3) && rx_fast(L, s, (size_t)-1))
       return 1;
-    if (p[0] == 'l' && p[1] == 0) err = rx_line(L, hub, s, &a, deadline);
-    else if (p[0] == 'a' && p[1] == 0) err = rx_all(L, hub, s, &a, deadline);
+    if (kind == 'l') err = rx_line(L, hub, s, &a, deadline);
+    else if (kind == 'a') err = rx_all(L, hub, s, &a, deadline);
     else return luaL_argerror(L, 2, "invalid receive pattern");
   }
   if (err == LG_IO_RAISE) return lg_greenlet_raise(L);
@@ -492,13 +494,13 @@ static int sock_send(lua_State *L)
   if (i < 1) i = 1;
   if (j < 0) j = (lua_Number)len + j + 1;
   if (j > (lua_Number)len) j = (lua_Number)len;
-  if (s->fd < 0 || (s->kind != LG_K_CLIENT && s->type == SOCK_STREAM))
-    return sock_fail(L, LG_IO_CLOSED);
-  deadline = sock_deadline(hub, s);
   lua_settop(L, 4);
-  if (i <= j) {
+  if (s->fd < 0 || (s->kind != LG_K_CLIENT && s->type == SOCK_STREAM))
+    err = LG_IO_CLOSED;		/* nil, "closed", i - 1: LuaSocket's */
+  else if (i <= j) {
     const char *p = data + (size_t)i - 1;
     size_t n = (size_t)(j - i + 1);
+    deadline = sock_deadline(hub, s);
     while (done < n) {
       size_t put = 0;
       if (s->fd < 0) { err = LG_IO_CLOSED; break; }

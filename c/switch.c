@@ -42,16 +42,18 @@ void lg_ctx_make(lg_ctx *c, char *lo, size_t size, lg_ctx_fn fn)
 typedef struct lg_frame {	/* see switch_aarch64.S */
   double d[8];
   void *x19, *x20, *x21_28[8], *x29, *x30;
+  uint64_t fpcr, pad;
 } lg_frame;
-_Static_assert(sizeof(lg_frame) == 160, "aarch64 switch frame is 160 bytes");
+_Static_assert(sizeof(lg_frame) == 176, "aarch64 switch frame is 176 bytes");
 _Static_assert(offsetof(lg_frame, x19) == 64, "x19 at sp+64 holds fn");
 _Static_assert(offsetof(lg_frame, x30) == 152, "lr at sp+152");
+_Static_assert(offsetof(lg_frame, fpcr) == 160, "FPCR at sp+160");
 
 void lg_ctx_make(lg_ctx *c, char *lo, size_t size, lg_ctx_fn fn)
 {
   uintptr_t top = ((uintptr_t)(lo + size)) & ~(uintptr_t)15;
   lg_frame *f = (lg_frame *)(top - 16 - sizeof(lg_frame));
-  memset(f, 0, sizeof(*f) + 16);
+  memset(f, 0, sizeof(*f) + 16);	/* fpcr 0: to nearest, no FZ, no traps */
   f->x19 = (void *)fn;
   f->x30 = (void *)lg_switch_entry;
   c->sp = f;

@@ -6,8 +6,13 @@
 **   x1 = stack pointer of the context to resume
 **   x2 = arg, returned in x0 on the resumed side
 **
-** Frame of a suspended context (sp 16-byte aligned, 160 bytes):
+** Frame of a suspended context (sp 16-byte aligned, 176 bytes):
 **
+**   sp+168  (padding)
+**   sp+160  FPCR                (rounding mode, flush-to-zero, trap enables:
+**                                callee-saved under AAPCS64 like MXCSR's
+**                                control bits on x86_64; FPSR's flags are
+**                                status and are not switched)
 **   sp+144  x29 (fp), x30 (lr: return address)
 **   sp+128  x27, x28
 **   sp+112  x25, x26
@@ -19,7 +24,8 @@
 **   sp+16   d10, d11
 **   sp+0    d8,  d9
 **
-** lg_ctx_make lays the same frame on a fresh stack with x30 = lg_switch_entry.
+** lg_ctx_make lays the same frame on a fresh stack with x30 = lg_switch_entry
+** and FPCR = 0 (round to nearest, no flush, no traps: Linux's default).
 */
 #if defined(__aarch64__) && !LG_UCONTEXT
 
@@ -31,8 +37,8 @@
 lg_switch_swap:
 	.cfi_startproc
 	hint	#34			/* bti c: may be reached by an indirect call */
-	sub	sp, sp, #160		/* room for the frame above */
-	.cfi_adjust_cfa_offset 160
+	sub	sp, sp, #176		/* room for the frame above */
+	.cfi_adjust_cfa_offset 176
 	stp	d8, d9, [sp, #0]	/* callee-saved FP registers (low halves) */
 	stp	d10, d11, [sp, #16]
 	stp	d12, d13, [sp, #32]
@@ -43,6 +49,8 @@ lg_switch_swap:
 	stp	x25, x26, [sp, #112]
 	stp	x27, x28, [sp, #128]
 	stp	x29, x30, [sp, #144]	/* frame pointer, return address */
+	mrs	x10, fpcr		/* FP control: rounding, FZ, traps */
+	str	x10, [sp, #160]
 	mov	x9, sp
 	str	x9, [x0]		/* *save_sp = sp: this context is saved */
 	mov	sp, x1			/* now on the other context's stack */
@@ -56,7 +64,9 @@ lg_switch_swap:
 	ldp	x25, x26, [sp, #112]
 	ldp	x27, x28, [sp, #128]
 	ldp	x29, x30, [sp, #144]
-	add	sp, sp, #160
+	ldr	x10, [sp, #160]		/* its FP control */
+	msr	fpcr, x10
+	add	sp, sp, #176
 	mov	x0, x2			/* hand arg to the resumed side */
 	ret				/* into its caller, or lg_switch_entry */
 	.cfi_endproc

@@ -55,10 +55,19 @@ lg_switch_swap:
 	stmxcsr	(%rsp)			/* SSE control/status (callee-saved bits) */
 	fnstcw	4(%rsp)			/* x87 control word */
 	movq	%rsp, (%rdi)		/* *save_sp = sp: this context is saved */
+	movl	(%rsp), %eax		/* ours, to compare with its */
+	movzwl	4(%rsp), %ecx
 	movq	%rsi, %rsp		/* now on the other context's stack */
+	/* ldmxcsr and fldcw are slow (serializing on some cores) and the
+	** two contexts almost always hold the same values: load only what
+	** differs.  The result is the same state as loading both. */
+	cmpl	(%rsp), %eax
+	je	1f
 	ldmxcsr	(%rsp)			/* its MXCSR */
+1:	cmpw	4(%rsp), %cx
+	je	2f
 	fldcw	4(%rsp)			/* its x87 control word */
-	addq	$8, %rsp
+2:	addq	$8, %rsp
 	popq	%r15			/* its callee-saved registers */
 	popq	%r14
 	popq	%r13

@@ -1,7 +1,7 @@
 -- A TCP echo server: one greenthread per connection, each blocking in
 -- receive while the others run.  Lines by default; with a size, blocks of
 -- exactly that many bytes (bench/echo.sh sends 64-byte messages).
---   lua examples/echo_server.lua [port [size]]    then: nc 127.0.0.1 9000
+--   examples/run.sh echo_server.lua [VM] [port [size]]   then: nc 127.0.0.1 9000
 local lg = require "lgreen"
 
 local port, size = tonumber(arg[1]) or 9000, tonumber(arg[2])

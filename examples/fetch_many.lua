@@ -1,10 +1,9 @@
 -- An agent that fetches many URLs at once: a GreenPool of workers, each
 -- request with its own timeout, one line per URL and a summary.
---   examples/run.sh fetch_many.lua           offline: 40 URLs on a local
+--   examples/run.sh fetch_many.lua [VM]      offline: 40 URLs on a local
 --                                            server, some slow, some missing
---   luajit examples/fetch_many.lua [-c N] [-t SECONDS] URL...
--- (with LUA_PATH/LUA_CPATH set as examples/run.sh sets them).  https URLs
--- are verified against the system's CA bundle.
+--   examples/run.sh fetch_many.lua [VM] [-c N] [-t SECONDS] URL...
+-- https URLs are verified against the system's CA bundle.
 local lg = require "lgreen"
 local http = require "lgreen.http"
 local ltn12 = require "ltn12"

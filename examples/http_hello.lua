@@ -1,7 +1,7 @@
 -- A minimal HTTP/1.1 server: "Hello, world!" to every request, keep-alive
 -- unless the client says Connection: close or speaks HTTP/1.0 (then the
 -- answer says Connection: close and the connection ends).
---   lua examples/http_hello.lua [port]    then: curl http://127.0.0.1:8080/
+--   examples/run.sh http_hello.lua [VM] [port]   then: curl http://127.0.0.1:8080/
 local lg = require "lgreen"
 
 local port = tonumber(arg[1]) or 8080

@@ -42,7 +42,8 @@ build = {
       sources = {
         "c/switch_x86_64.S", "c/switch_aarch64.S", "c/switch.c", "c/stack.c",
         "c/greenlet.c", "c/hub.c", "c/lib_greenlet.c", "c/lib_hub.c",
-        "c/socket.c", "c/resolve.c", "c/process.c", "c/lib_core.c",
+        "c/socket.c", "c/resolve.c", "c/process.c", "c/workers.c", "c/lib_core.c",
+        "c/debug.c", "c/lib_debug.c",
         "c/host.c",
       },
   },

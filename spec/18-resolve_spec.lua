@@ -174,7 +174,7 @@ describe("#subprocess slow lookups", function()
     assert(os.execute("mkdir -m 700 " .. dir))
     so = dir .. "/slow_gai.so"
     gate = dir .. "/gate"
-    local p = io.popen("cc -O1 -Wall -shared -fPIC -o " .. so
+    local p = io.popen(H.cc .. " -O1 -Wall -shared -fPIC -o " .. so
 		       .. " spec/c/slow_gai.c -ldl 2>&1")
     local out = p:read("*a")
     p:close()

@@ -7,19 +7,6 @@ local core = require "lgreen.core"
 
 local me = process.getpid()
 
--- The environment of a child VM: the build under test (and ASan's preload).
-local function childenv()
-  local build = os.getenv("LGREEN_BUILD") or "build"
-  return {
-    PATH = os.getenv("PATH"),
-    LUA_PATH = "lua/?.lua;lua/?/init.lua;;",
-    LUA_CPATH = build .. "/5.1/?.so;;",
-    LUA_CPATH_5_4 = build .. "/5.4/?.so;;",
-    LD_PRELOAD = os.getenv("LD_PRELOAD"),
-    ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"),
-  }
-end
-
 -- Run Lua source in a child VM (the build under test) through sh -c with
 -- prefix before it; returns { code, how } and its stdout.
 local function luachild(src, prefix)
@@ -30,7 +17,7 @@ local function luachild(src, prefix)
   local out, _, code, how = process.run((prefix or "") .. "exec " .. H.lua .. " " .. script, {
     shell = true,
     stderr = "inherit",
-    env = childenv(),
+    env = H.childenv(),
   })
   os.remove(script)
   return { code, how }, out
@@ -152,7 +139,7 @@ describe("signal", function()
     f:close()
     local p = assert(process.spawn({ H.lua, script }, {
       stdout = "pipe",
-      env = childenv(),
+      env = H.childenv(),
     }))
     finally(function() p:kill("KILL"); p:wait(); p:close() end)
     local port = tonumber(p.stdout:receive("*l"):match("^port (%d+)$"))

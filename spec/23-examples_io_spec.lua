@@ -3,9 +3,7 @@
 local lg = require "lgreen"
 local H = require "helper"
 
-local build = os.getenv("LGREEN_BUILD") or "build"
-local env = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" .. build ..
-  "/5.1/?.so;;' LUA_CPATH_5_4='" .. build .. "/5.4/?.so;;' "
+local env = H.env
 
 -- Start examples/<name> with args; returns its pid and the port it printed.
 local function start(name, args)

@@ -4,15 +4,7 @@
 -- it before it runs (the waker and the killer act in one go, so the woken
 -- greenthread is still queued in the hub when the kill lands).
 local lg = require "lgreen"
-
--- Yield until cond() holds (the other greenthreads got that far).
-local function until_(cond)
-  for _ = 1, 1000 do
-    if cond() then return end
-    lg.sleep(0)
-  end
-  error("the condition never held")
-end
+local H = require "helper"
 
 local function blocked(f)
   local t = lg.spawn(f)
@@ -24,7 +16,7 @@ describe("a woken waiter that is killed gives back", function()
   it("a Semaphore count, to the counter", function()
     local s = lg.Semaphore(0)
     local a = blocked(function() s:acquire() end)
-    until_(function() return s:balance() == -1 end)
+    H.yield_until(function() return s:balance() == -1 end)
     s:release()
     a:kill()
     assert.is_true(a.dead)
@@ -37,7 +29,7 @@ describe("a woken waiter that is killed gives back", function()
     local got = false
     local a = blocked(function() s:acquire() end)
     local b = blocked(function() got = s:acquire(true, 5) end)
-    until_(function() return s:balance() == -2 end)
+    H.yield_until(function() return s:balance() == -2 end)
     s:release()
     a:kill()
     b:wait()

@@ -4,20 +4,11 @@
 -- ASan by spec/run.sh --asan).
 local lg = require "lgreen"
 local greenlet = require "lgreen.greenlet"
-
--- An object whose finalizer is fn (newproxy where __gc on tables is not).
-local function finalized(fn)
-  if newproxy then
-    local p = newproxy(true)
-    getmetatable(p).__gc = fn
-    return p
-  end
-  return setmetatable({}, { __gc = fn })
-end
+local H = require "helper"
 
 -- Run fn as a finalizer now, on the running greenlet.
 local function in_finalizer(fn)
-  do local _ = finalized(fn) end
+  do local _ = H.finalized(fn) end
   collectgarbage()
   collectgarbage()
 end

@@ -3,15 +3,7 @@
 -- firing in code that switches, a hook that cleared itself is still known
 -- to run, and a finalizer that restarts the collector is still a finalizer.
 local greenlet = require "lgreen.greenlet"
-
-local function finalized(fn)
-  if newproxy then
-    local p = newproxy(true)
-    getmetatable(p).__gc = fn
-    return p
-  end
-  return setmetatable({}, { __gc = fn })
-end
+local H = require "helper"
 
 -- LuaJIT calls no hook inside compiled code: the loops below must run in
 -- the interpreter for a count hook to fire at all.
@@ -99,7 +91,7 @@ describe("a finalizer that restarts the collector, then switches", function()
     local g = greenlet.new(function() return "ran" end)
     local res
     do
-      local _ = finalized(function()
+      local _ = H.finalized(function()
         collectgarbage("restart")
         res = { pcall(g.switch, g) }
       end)

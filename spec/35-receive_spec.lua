@@ -2,6 +2,7 @@
 -- LuaSocket's results once the peer has closed.
 local lg = require "lgreen"
 local S = require "lgreen.socket"
+local H = require "helper"
 
 local function pair()
   local srv = assert(lg.listen("127.0.0.1", 0))
@@ -10,18 +11,6 @@ local function pair()
   local s = assert(srv:accept())
   srv:close()
   return c, s
-end
-
--- Bytes the VM allocated while fn ran, with the collector stopped (so
--- nothing is freed meanwhile), and fn's results in a table.
-local function allocated(fn)
-  collectgarbage("collect")
-  collectgarbage("stop")
-  local before = collectgarbage("count")
-  local r = { fn() }
-  local after = collectgarbage("count")
-  collectgarbage("restart")
-  return (after - before) * 1024, r
 end
 
 local MB = 1024 * 1024
@@ -49,7 +38,7 @@ describe("receive of 8 MiB allocates O(size), not O(size^2)", function()
   it("receive(n)", function()
     local c, s = pair()
     local sender = feed(c)
-    local bytes, r = allocated(function() return s:receive(N) end)
+    local bytes, r = H.allocated(function() return s:receive(N) end)
     sender:wait()
     assert.equal(N, #r[1])
     assert.is_true(bytes < LIMIT, ("%d bytes allocated for %d"):format(bytes, N))
@@ -59,7 +48,7 @@ describe("receive of 8 MiB allocates O(size), not O(size^2)", function()
   it("receive(n, prefix)", function()
     local c, s = pair()
     local sender = feed(c)
-    local bytes, r = allocated(function() return s:receive(N, "pre") end)
+    local bytes, r = H.allocated(function() return s:receive(N, "pre") end)
     sender:wait()
     assert.equal(N, #r[1])		-- as in LuaSocket 3, N counts the prefix
     assert.equal("prex", r[1]:sub(1, 4))
@@ -71,7 +60,7 @@ describe("receive of 8 MiB allocates O(size), not O(size^2)", function()
     for _, prefix in ipairs({ false, "pre" }) do
       local c, s = pair()
       local sender = feed(c)
-      local bytes, r = allocated(function() return s:receive("*a", prefix or nil) end)
+      local bytes, r = H.allocated(function() return s:receive("*a", prefix or nil) end)
       sender:wait()
       assert.equal(N + (prefix and 3 or 0), #r[1])
       assert.is_true(bytes < LIMIT, ("%d bytes allocated for %d"):format(bytes, N))
@@ -82,7 +71,7 @@ describe("receive of 8 MiB allocates O(size), not O(size^2)", function()
   it('receive("*l") of a long line, with CRs dropped', function()
     local c, s = pair()
     local sender = feed(c, "\r\nnext\n")
-    local bytes, r = allocated(function() return s:receive("*l") end)
+    local bytes, r = H.allocated(function() return s:receive("*l") end)
     assert.equal(N, #r[1])
     assert.is_nil(r[1]:find("[^x]"))
     assert.is_true(bytes < LIMIT, ("%d bytes allocated for %d"):format(bytes, N))
@@ -94,7 +83,7 @@ describe("receive of 8 MiB allocates O(size), not O(size^2)", function()
   it('the partial result with "closed"', function()
     local c, s = pair()
     local sender = feed(c)
-    local bytes, r = allocated(function() return s:receive(N + 1) end)
+    local bytes, r = H.allocated(function() return s:receive(N + 1) end)
     sender:wait()
     assert.is_nil(r[1])
     assert.equal("closed", r[2])
@@ -108,7 +97,7 @@ describe("receive of 8 MiB allocates O(size), not O(size^2)", function()
     local hold = lg.Event()
     local sender = feed(c, nil, hold)
     s:settimeout(2)	-- bounds each wait: fires once the sender holds
-    local bytes, r = allocated(function() return s:receive("*a") end)
+    local bytes, r = H.allocated(function() return s:receive("*a") end)
     hold:send()
     sender:wait()
     assert.is_nil(r[1])
@@ -129,7 +118,7 @@ describe("small receives", function()
     local lines = 500
     assert(c:send(string.rep("line\r\n", lines) .. string.rep("0123456789", lines)))
     assert.equal("line", s:receive())	-- fills the buffer: all the rest is in it
-    local bytes, r = allocated(function()
+    local bytes, r = H.allocated(function()
       local n = 0
       for _ = 2, lines do if s:receive() == "line" then n = n + 1 end end
       for _ = 1, lines do if s:receive(10) == "0123456789" then n = n + 1 end end

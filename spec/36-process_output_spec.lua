@@ -1,26 +1,15 @@
 -- process.run gathers stdout and stderr in time and memory linear in their
 -- size (it read through receive("*a"), which joined strings quadratically).
 local lg = require "lgreen"
+local H = require "helper"
 
 local MB = 1024 * 1024
 local N = 8 * MB
 
--- Bytes the VM allocated while fn ran, with the collector stopped (so
--- nothing is freed meanwhile), and fn's results in a table.
-local function allocated(fn)
-  collectgarbage("collect")
-  collectgarbage("stop")
-  local before = collectgarbage("count")
-  local r = { fn() }
-  local after = collectgarbage("count")
-  collectgarbage("restart")
-  return (after - before) * 1024, r
-end
-
 describe("process.run of large output", function()
   it("allocates O(size) for 8 MiB on stdout and 8 MiB on stderr", function()
     local cmd = ("head -c %d /dev/zero; head -c %d /dev/zero | tr '\\0' e >&2"):format(N, N)
-    local bytes, r = allocated(function()
+    local bytes, r = H.allocated(function()
       return lg.process.run(cmd, { shell = true })
     end)
     assert.equal(N, #r[1])

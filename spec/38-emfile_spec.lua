@@ -16,12 +16,7 @@ local f = assert(io.open("/proc/self/limits"))
 local limit = tonumber(f:read("*a"):match("Max open files%s+(%d+)"))
 f:close()
 if not limit or limit > 200000 then print("SKIP limit " .. tostring(limit)) return end
-local held = {}
-while true do
-  local h = io.open("/dev/null")
-  if not h then break end
-  held[#held + 1] = h
-end
+]] .. H.fill_fds .. [[
 local function try(name, fn)
   local ok, a, b = pcall(fn)
   if not ok then print(name .. "|raised|" .. tostring(a)) return end

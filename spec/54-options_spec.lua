@@ -80,9 +80,7 @@ describe("LGREEN_STACK", function()
     local f = assert(io.open(name, "w"))
     f:write('print(pcall(require, "lgreen.greenlet"))')
     f:close()
-    local p = io.popen("LGREEN_STACK=big LUA_PATH='lua/?.lua;;' LUA_CPATH='"
-      .. (os.getenv("LGREEN_BUILD") or "build") .. "/5.1/?.so;;' LUA_CPATH_5_4='"
-      .. (os.getenv("LGREEN_BUILD") or "build") .. "/5.4/?.so;;' " .. H.lua .. " " .. name .. " 2>&1")
+    local p = io.popen("LGREEN_STACK=big " .. H.env .. H.lua .. " " .. name .. " 2>&1")
     out = p:read("*a")
     p:close()
     os.remove(name)

@@ -3,15 +3,6 @@
 local lg = require "lgreen"
 local H = require "helper"
 
--- Yield until cond() holds (the other greenthreads got that far).
-local function until_(cond)
-  for _ = 1, 1000 do
-    if cond() then return end
-    lg.sleep(0)
-  end
-  error("the condition never held")
-end
-
 local function pair()
   local srv = assert(lg.listen("127.0.0.1", 0))
   local _, port = srv:getsockname()
@@ -47,7 +38,7 @@ describe("GreenPool:killall", function()
       threads[#threads + 1] = pool:spawn(member, kind, c)
       pool:spawn_n(member, kind, s)
     end
-    until_(function() return parked == 8 end)
+    H.yield_until(function() return parked == 8 end)
     assert.equal(8, pool:running())
     pool:killall()
     assert.equal(0, pool:running())
@@ -99,7 +90,7 @@ describe("GreenPool:killall", function()
     local spawner = lg.spawn(function()
       return pool:spawn(function() ran = true end)
     end)
-    until_(function() return pool:waiting() == 1 end)
+    H.yield_until(function() return pool:waiting() == 1 end)
     pool:killall()
     spawner:wait()
     pool:waitall()
@@ -118,7 +109,7 @@ describe("GreenPool:killall", function()
       cleaned = not ok
       if not ok then error(lg.GreenletExit) end
     end)
-    until_(function() return parked end)
+    H.yield_until(function() return parked end)
     pool:killall()
     assert.is_false(carried_on)
     assert.is_true(cleaned)
@@ -206,6 +197,41 @@ describe("lg.kill of what spawn_n returns", function()
     ok, err = pcall(lg.kill, raw)
     assert.is_false(ok)
     assert.matches("got another greenlet", err)
+  end)
+
+  it("of one switched away outside the hub, raises at the line of the kill", function()
+    local here = debug.getinfo(1, "S").short_src
+    local got = {}
+    -- f runs on a raw greenlet: the one it kills is neither running nor
+    -- blocked in the hub.  f returns the kill's pcall and its line.
+    local function outside(name, f)
+      lg.greenlet.new(function() got[name] = { f() } end):switch()
+    end
+    local t
+    t = lg.spawn(function()
+      outside("t:kill", function()
+        local line = H.next_line()
+        return line, pcall(function() t:kill() end)
+      end)
+    end)
+    t:wait()
+    local g, done
+    g = lg.spawn_n(function()
+      outside("lg.kill(g)", function()
+        local line = H.next_line()
+        return line, pcall(function() lg.kill(g) end)
+      end)
+      done = true
+    end)
+    H.yield_until(function() return done end)
+    local function check(name, who)
+      local r = assert(got[name], name)
+      assert.is_false(r[2], name)
+      assert.equal(here .. ":" .. r[1] .. ": " .. who .. ": it is not blocked in the hub",
+        r[3], name)
+    end
+    check("t:kill", "GreenThread:kill()")
+    check("lg.kill(g)", "kill()")
   end)
 end)
 

@@ -1,13 +1,6 @@
 -- lg.TaskGroup: the first error cancels the siblings.
 local lg = require "lgreen"
-
-local function until_(cond)
-  for _ = 1, 1000 do
-    if cond() then return end
-    lg.sleep(0)
-  end
-  error("the condition never held")
-end
+local H = require "helper"
 
 -- Uncaught-error reports while f runs, through lg.on_error.
 local function reports(f)
@@ -52,7 +45,7 @@ describe("lg.TaskGroup", function()
     local boom = { "boom" }
     local line
     local got = reports(function()
-      until_(function() return parked == #waits end)
+      H.yield_until(function() return parked == #waits end)
       tg:spawn(function() line = debug.getinfo(1, "l").currentline; error(boom) end)
       local ok, err = pcall(tg.wait, tg)
       assert.is_false(ok)

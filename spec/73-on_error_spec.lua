@@ -3,27 +3,13 @@ local lg = require "lgreen"
 local H = require "helper"
 
 local here = debug.getinfo(1, "S").short_src
-local function esc(s) return (s:gsub("%p", "%%%0")) end
-
--- The line after the one that calls it.
-local function next_line() return debug.getinfo(2, "l").currentline + 1 end
-
--- Calls of the handler while f runs: one table of its arguments each.
-local function handled(f)
-  local got = {}
-  lg.on_error(function(...) got[#got + 1] = { n = select("#", ...), ... } end)
-  local ok, e = pcall(f)
-  lg.on_error(nil)
-  if not ok then error(e, 0) end
-  return got
-end
 
 describe("lg.on_error", function()
   it("gets the error, its traceback, the GreenThread, its name and spawn site", function()
     local err = { "a table error" }
     local t, line
-    local got = handled(function()
-      line = next_line()
+    local got = H.handled(function()
+      line = H.next_line()
       t = lg.spawn(function() lg.sleep(0); error(err) end)
       t.name = "worker"
       pcall(t.wait, t)
@@ -33,7 +19,7 @@ describe("lg.on_error", function()
     assert.equal(5, a.n)
     assert.equal(err, a[1])
     assert.matches("stack traceback:", a[2])
-    assert.matches(esc(here .. ":" .. line .. ":"), a[2])
+    assert.matches(H.esc(here .. ":" .. line .. ":"), a[2])
     assert.equal(t, a[3])
     assert.equal("'worker' (" .. tostring(t.greenlet):match("0x%x+") .. ")", a[4])
     assert.equal(here .. ":" .. line, a[5])
@@ -41,8 +27,8 @@ describe("lg.on_error", function()
 
   it("for spawn_n: the greenlet spawn_n returned, unnamed: its address", function()
     local g, line
-    local got = handled(function()
-      line = next_line()
+    local got = H.handled(function()
+      line = H.next_line()
       g = lg.spawn_n(error, "from spawn_n", 0)
       lg.sleep(0)
     end)
@@ -55,7 +41,7 @@ describe("lg.on_error", function()
 
   it("errors of links too, with the thread linked to", function()
     local t
-    local got = handled(function()
+    local got = H.handled(function()
       t = lg.spawn(function() end)
       t:link(function() error("link failed", 0) end)
       t:wait()
@@ -66,7 +52,7 @@ describe("lg.on_error", function()
   end)
 
   it("kills are not errors: the handler is not called", function()
-    local got = handled(function()
+    local got = H.handled(function()
       local t = lg.spawn(lg.sleep, 3600)
       local g = lg.spawn_n(lg.sleep, 3600)
       lg.sleep(0)
@@ -114,9 +100,9 @@ describe("lg.on_error", function()
     local srv = assert(lg.listen("127.0.0.1", 0))
     local _, port = srv:getsockname()
     local handler_line, serve_line
-    local got = handled(function()
+    local got = H.handled(function()
       local server = lg.spawn(function()
-        serve_line = next_line()
+        serve_line = H.next_line()
         local ok = lg.serve(srv, function(c)
           handler_line = debug.getinfo(1, "l").currentline + 1
           error("handler failed on " .. c:receive())
@@ -134,18 +120,18 @@ describe("lg.on_error", function()
     assert.equal(1, #got)
     assert.matches("handler failed on boom", got[1][1])
     assert.equal(here .. ":" .. serve_line, got[1][5])
-    assert.matches(esc(here .. ":" .. handler_line .. ":"), got[1][2])
+    assert.matches(H.esc(here .. ":" .. handler_line .. ":"), got[1][2])
     assert.equal("userdata", type(got[1][3]))
   end)
 
   it("lg.serve run by spawn_n: spawned where the handler is defined", function()
     local srv = assert(lg.listen("127.0.0.1", 0))
     local _, port = srv:getsockname()
-    local defined = next_line()
+    local defined = H.next_line()
     local function handler(c)
       error("failed on " .. c:receive(), 0)
     end
-    local got = handled(function()
+    local got = H.handled(function()
       lg.spawn_n(lg.serve, srv, handler)
       local c = assert(lg.connect("127.0.0.1", port))
       c:send("boom\n")

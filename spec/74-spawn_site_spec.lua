@@ -4,24 +4,13 @@ local lg = require "lgreen"
 local H = require "helper"
 
 local here = debug.getinfo(1, "S").short_src
-local function esc(s) return (s:gsub("%p", "%%%0")) end
-local function next_line() return debug.getinfo(2, "l").currentline + 1 end
-
-local function handled(f)
-  local got = {}
-  lg.on_error(function(...) got[#got + 1] = { ... } end)
-  local ok, e = pcall(f)
-  lg.on_error(nil)
-  if not ok then error(e, 0) end
-  return got
-end
 
 describe("spawn sites", function()
   it("GreenPool:spawn: the line of the call", function()
     local pool = lg.GreenPool(2)
     local line
-    local got = handled(function()
-      line = next_line()
+    local got = H.handled(function()
+      line = H.next_line()
       pool:spawn(error, "pool spawn", 0)
       pool:waitall()
     end)
@@ -36,15 +25,15 @@ describe("spawn sites", function()
       error({ "a table error" })
     end
     local function work() deep() end
-    local got = handled(function()
-      line = next_line()
+    local got = H.handled(function()
+      line = H.next_line()
       pool:spawn_n(work)
       pool:waitall()
     end)
     assert.equal(1, #got)
     assert.equal("a table error", got[1][1][1])	-- the same value, not a string
     assert.equal(here .. ":" .. line, got[1][5])
-    assert.matches(esc(here .. ":" .. raised .. ":"), got[1][2])
+    assert.matches(H.esc(here .. ":" .. raised .. ":"), got[1][2])
     assert.matches("deep", got[1][2])
     assert.not_matches("lgreen/pool%.lua", got[1][2])
   end)
@@ -53,11 +42,11 @@ describe("spawn sites", function()
     local pile = lg.GreenPile(2)
     local pool = lg.GreenPool(2)
     local l1, l2
-    local got = handled(function()
-      l1 = next_line()
+    local got = H.handled(function()
+      l1 = H.next_line()
       pile:spawn(error, "pile", 0)
       pcall(pile.next, pile)
-      l2 = next_line()
+      l2 = H.next_line()
       local it = pool:imap(function(x) error("imap " .. x, 0) end, { 1 })
       pcall(it)
     end)
@@ -122,7 +111,7 @@ describe("gt.name", function()
     assert.equal(0, code, out)
     local label = out:match("GreenThread ('worker' %(0x%x+%)) %(alive%)")
     assert.is_string(label)
-    assert.matches("uncaught error in greenthread " .. esc(label) .. " spawned at [^\n]*:2:\nboom", out)
-    assert.matches("uncaught error in a link of greenthread " .. esc(label) .. " spawned at [^\n]*:2:\nlink boom", out)
+    assert.matches("uncaught error in greenthread " .. H.esc(label) .. " spawned at [^\n]*:2:\nboom", out)
+    assert.matches("uncaught error in a link of greenthread " .. H.esc(label) .. " spawned at [^\n]*:2:\nlink boom", out)
   end)
 end)

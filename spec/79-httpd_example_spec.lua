@@ -3,9 +3,7 @@
 local H = require "helper"
 local U = require "httpd_util"
 
-local build = os.getenv("LGREEN_BUILD") or "build"
-local env = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='" .. build ..
-  "/5.1/?.so;;' LUA_CPATH_5_4='" .. build .. "/5.4/?.so;;' "
+local env = H.env
 
 describe("examples/http_service.lua", function()
   it("answers /status and /echo as JSON, shuts down gracefully on SIGTERM", function()

@@ -1,11 +1,12 @@
 -- Shared by the specs: which VM runs them, memory figures, subprocesses.
 local H = {}
 
-H.vm = jit and "luajit" or (_VERSION == "Lua 5.4" and "5.4" or "5.1")
-H.lua = os.getenv("LGREEN_LUA")
-  or ({ luajit = "luajit", ["5.1"] = "lua5.1", ["5.4"] = "lua5.4" })[H.vm]
+H.vm = jit and "luajit" or _VERSION:match("^Lua (5%.%d)$")
+H.lua = os.getenv("LGREEN_LUA") or (H.vm == "luajit" and "luajit" or "lua" .. H.vm)
 H.slow = os.getenv("LGREEN_SLOW") ~= nil	-- under valgrind: fewer rounds
 H.valgrind = os.getenv("LGREEN_VALGRIND") ~= nil	-- under valgrind itself
+H.qemu = os.getenv("LGREEN_QEMU") ~= nil	-- an arm64 VM under qemu-user
+H.cc = os.getenv("LGREEN_CC") or "cc"	-- builds what the VM under test loads
 
 local pagekib = (function()
   local p = io.popen("getconf PAGESIZE")
@@ -50,7 +51,8 @@ end
 -- Subprocesses load the build under test (spec/run.sh sets LGREEN_BUILD).
 local build = os.getenv("LGREEN_BUILD") or "build"
 local env = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
-  .. "LUA_CPATH='" .. build .. "/5.1/?.so;;' LUA_CPATH_5_4='" .. build .. "/5.4/?.so;;' "
+  .. "LUA_CPATH='" .. build .. "/5.1/?.so;;' LUA_CPATH_5_2='" .. build .. "/5.2/?.so;;' "
+  .. "LUA_CPATH_5_3='" .. build .. "/5.3/?.so;;' LUA_CPATH_5_4='" .. build .. "/5.4/?.so;;' "
 H.env = env	-- that environment, as a shell prefix
 
 -- Run Lua source in a fresh process of the same VM; returns its exit code
@@ -92,6 +94,83 @@ function H.read(name)
   local s = f:read("*a")
   f:close()
   return s
+end
+
+-- Yield (sleep(0)) until cond() holds: the other greenthreads got that far.
+-- Raises after 1000 tries.
+function H.yield_until(cond)
+  local lg = require "lgreen"
+  for _ = 1, 1000 do
+    if cond() then return end
+    lg.sleep(0)
+  end
+  error("the condition never held")
+end
+
+-- An object whose finalizer is fn (newproxy where __gc on tables is not).
+function H.finalized(fn)
+  if newproxy then
+    local p = newproxy(true)
+    getmetatable(p).__gc = fn
+    return p
+  end
+  return setmetatable({}, { __gc = fn })
+end
+
+-- Bytes the VM allocated while fn ran, with the collector stopped (so
+-- nothing is freed meanwhile), and fn's results in a table.
+function H.allocated(fn)
+  collectgarbage("collect")
+  collectgarbage("stop")
+  local before = collectgarbage("count")
+  local r = { fn() }
+  local after = collectgarbage("count")
+  collectgarbage("restart")
+  return (after - before) * 1024, r
+end
+
+-- Lua source for a child (H.run) that opens /dev/null until its fd table
+-- is full, the handles in a local `held` (close them to free the fds).
+H.fill_fds = [[
+local held = {}
+while true do
+  local h = io.open("/dev/null")
+  if not h then break end
+  held[#held + 1] = h
+end
+]]
+
+-- s with its punctuation escaped, as a literal Lua pattern.
+function H.esc(s) return (s:gsub("%p", "%%%0")) end
+
+-- The line after the one that calls it.
+function H.next_line() return debug.getinfo(2, "l").currentline + 1 end
+
+-- Calls of lg.on_error's handler while f runs: one table of its arguments
+-- each ({ n = select("#", ...), ... }).
+function H.handled(f)
+  local lg = require "lgreen"
+  local got = {}
+  lg.on_error(function(...) got[#got + 1] = { n = select("#", ...), ... } end)
+  local ok, e = pcall(f)
+  lg.on_error(nil)
+  if not ok then error(e, 0) end
+  return got
+end
+
+-- The environment of a child VM (for process.spawn's env): the build under
+-- test (and ASan's preload).
+function H.childenv()
+  return {
+    PATH = os.getenv("PATH"),
+    LUA_PATH = "lua/?.lua;lua/?/init.lua;;",
+    LUA_CPATH = build .. "/5.1/?.so;;",
+    LUA_CPATH_5_2 = build .. "/5.2/?.so;;",
+    LUA_CPATH_5_3 = build .. "/5.3/?.so;;",
+    LUA_CPATH_5_4 = build .. "/5.4/?.so;;",
+    LD_PRELOAD = os.getenv("LD_PRELOAD"),
+    ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"),
+  }
 end
 
 local function sh(cmd)

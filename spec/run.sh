@@ -1,5 +1,5 @@
 #!/bin/sh
-# Every test lgreen has: busted under LuaJIT, Lua 5.1 and Lua 5.4, the C
+# Every test lgreen has: busted under LuaJIT and Lua 5.1 to 5.4, the C
 # tests, and the core specs again on the portable ucontext switch.
 #   spec/run.sh             the whole suite (what `make test` and CI run)
 #   spec/run.sh --quick     LuaJIT only, tests not tagged #slow (`make check`)
@@ -27,6 +27,8 @@ IO="spec/18-resolve_spec.lua"
 IOTAGS="--exclude-tags=subprocess"
 # stack slicing: ASan makes shared stacks nobody runs on PROT_NONE
 HUB="$HUB spec/51-frames_spec.lua spec/52-slices_spec.lua"
+# lgreen.debug: the watchdog thread and what the switch publishes for it
+HUB="$HUB spec/60-debug_threads_spec.lua spec/61-debug_watch_spec.lua spec/62-debug_top_spec.lua spec/63-debug_signal_spec.lua"
 
 limit=120
 case "$mode" in --asan) limit=300 ;; --valgrind) limit=900 ;; esac
@@ -76,7 +78,7 @@ bust() {
   files=$4
   shift 4
   abi=5.1
-  [ "$vm" = lua5.4 ] && abi=5.4
+  case $vm in lua5.[234]) abi=${vm#lua} ;; esac
   p0=$pass
   f0=$fail
   for f in $files; do
@@ -174,7 +176,7 @@ build() {
 case "$mode" in
 "")
   build
-  for vm in luajit lua5.1 lua5.4; do
+  for vm in luajit lua5.1 lua5.2 lua5.3 lua5.4; do
     bust "busted $vm" $vm build "$ALL"
   done
   ctests build
@@ -194,7 +196,7 @@ case "$mode" in
   build BUILD=build/asan ASAN=1
   XENV="LD_PRELOAD=$(cc -print-file-name=libasan.so) LGREEN_SLOW=1
     LGREEN_BUILD=build/asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
-  for vm in luajit lua5.1 lua5.4; do
+  for vm in luajit lua5.1 lua5.2 lua5.3 lua5.4; do
     bust "ASan busted $vm" $vm build/asan "$CORE $HUB"
     bust "ASan busted $vm, resolver" $vm build/asan "$IO" $IOTAGS
   done

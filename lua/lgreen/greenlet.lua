@@ -47,8 +47,10 @@ if G._hook then
   -- ("restart", "step", "collect") inside the finalizer would start again
   -- (for the finalizer's length: LuaJIT restores it after), hiding the
   -- finalizer from the switch's check.  Keep it stopped there, as 5.4
-  -- does.  (PUC 5.1 probes every switch; 5.4 knows a finalizer outright.)
-  if jit and not ours[collectgarbage] then
+  -- does.  (PUC 5.1 probes every switch; 5.4 knows a finalizer outright;
+  -- 5.2 and 5.3 stop and restore their GC around a finalizer as LuaJIT.)
+  if (jit or _VERSION == "Lua 5.2" or _VERSION == "Lua 5.3")
+      and not ours[collectgarbage] then
     local cg = collectgarbage
     local function restop(infin, ...)
       if infin then cg("stop") end

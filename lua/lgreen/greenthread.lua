@@ -2,6 +2,7 @@
 -- spawn_after, GreenThread:wait/link/unlink/kill/cancel.
 local core = require "lgreen.core"
 local Waiters = require "lgreen.waiters"
+local args = require "lgreen.args"
 require "lgreen.greenlet"	-- g.dead, g.name...: greenlets' fields
 
 local G, H = core.greenlet, core.hub
@@ -149,7 +150,7 @@ end
 
 local function new(fn, level, name, sf, sl)
   if not callable(fn) then
-    error(("bad argument #1 to '%s' (function expected, got %s)"):format(name, type(fn)), level + 1)
+    args.argerror(1, name, "function expected, got " .. type(fn), level + 1)
   end
   local g = newgreenlet(run, hubgreenlet)
   if not sf then sf, sl = site(level + 1) end
@@ -176,16 +177,15 @@ end
 -- ("shared" or "private"), stack_size (bytes, a private stack).
 function M.spawn_with(opts, fn, ...)
   if type(opts) ~= "table" then
-    error(("bad argument #1 to 'spawn_with' (options table expected, got %s)")
-      :format(type(opts)), 2)
+    args.argerror(1, "spawn_with", "options table expected, got " .. type(opts))
   end
   if not callable(fn) then
-    error(("bad argument #2 to 'spawn_with' (function expected, got %s)"):format(type(fn)), 2)
+    args.argerror(2, "spawn_with", "function expected, got " .. type(fn))
   end
   local ok, g = pcall(newgreenlet, run, hubgreenlet, opts)
   if not ok then
     local why = tostring(g):match("%((.*)%)$") or tostring(g)
-    error("bad argument #1 to 'spawn_with' (" .. why .. ")", 2)
+    args.argerror(1, "spawn_with", why)
   end
   local gt = handle(g, site(2))
   schedule(g, gt, fn, ...)
@@ -193,9 +193,8 @@ function M.spawn_with(opts, fn, ...)
 end
 
 function M.spawn_after(seconds, fn, ...)
-  if type(seconds) ~= "number" or seconds < 0 then
-    error("bad argument #1 to 'spawn_after' (seconds must be a number >= 0)", 2)
-  end
+  if seconds == nil then args.argerror(1, "spawn_after", "seconds expected, got nil") end
+  args.check_seconds(seconds, 1, "spawn_after")
   local gt, g = new(fn, 2, "spawn_after")
   schedule_after(seconds, g, gt, fn, ...)
   return gt
@@ -218,7 +217,7 @@ end
 
 local function spawn_n(sf, sl, fn, ...)
   if not callable(fn) then
-    error(("bad argument #1 to 'spawn_n' (function expected, got %s)"):format(type(fn)), 3)
+    args.argerror(1, "spawn_n", "function expected, got " .. type(fn), 3)
   end
   local g = newgreenlet(run_n, hubgreenlet)
   if not sf then sf, sl = site(3) end
@@ -321,7 +320,7 @@ end
 -- Call fn(gt, ...) when it ends (now, if it has).
 function GreenThread:link(fn, ...)
   if not callable(fn) then
-    error(("bad argument #1 to 'link' (function expected, got %s)"):format(type(fn)), 2)
+    args.argerror(1, "link", "function expected, got " .. type(fn))
   end
   local l = { n = select("#", ...) + 1, fn, ... }
   self.links = self.links or {}
@@ -362,19 +361,28 @@ local function throw_g(g, err)
   return what
 end
 
+-- The end of GreenThread:kill and kill: raise err (default GreenletExit)
+-- in x, whose greenlet is g: at once if g is the running one, else where
+-- it is blocked, through thrower (throw_gt or throw_g), and yield so it
+-- dies now.  who names the kill in the error if it is not blocked in the
+-- hub (level 3: the caller of the kill; call this as a statement, not a
+-- tail call).
+local function kill_with(thrower, x, g, err, who)
+  if err == nil then err = Exit end
+  if g == getcurrent() then error(err, 0) end
+  local what = thrower(x, err)
+  if what == "thrown" then
+    sleep(0)
+  elseif what ~= "cancelled" then
+    error(who .. ": it is not blocked in the hub", 3)
+  end
+end
+
 -- Raise err (default GreenletExit) in it wherever it is blocked; if it has
 -- not started, it never will.  The caller yields so it can die now.
 function GreenThread:kill(err)
   if self.dead then return end
-  if err == nil then err = Exit end
-  local g = self.greenlet
-  if g == getcurrent() then error(err, 0) end
-  local what = throw_gt(self, err)
-  if what == "thrown" then
-    sleep(0)
-  elseif what ~= "cancelled" then
-    error("GreenThread:kill(): it is not blocked in the hub", 2)
-  end
+  kill_with(throw_gt, self, self.greenlet, err, "GreenThread:kill()")
 end
 
 -- Kill it only if it has not started yet.
@@ -397,18 +405,11 @@ end
 function M.kill(x, err)
   if getmetatable(x) == GreenThread then return x:kill(err) end
   if not is_greenlet(x) or (not x.dead and x.parent ~= hubgreenlet) then
-    error(("bad argument #1 to 'kill' (GreenThread or greenlet of spawn_n expected, got %s)")
-      :format(is_greenlet(x) and "another greenlet" or type(x)), 2)
+    args.argerror(1, "kill", "GreenThread or greenlet of spawn_n expected, got "
+      .. (is_greenlet(x) and "another greenlet" or type(x)))
   end
   if x.dead then return end
-  if err == nil then err = Exit end
-  if x == getcurrent() then error(err, 0) end
-  local what = throw_g(x, err)
-  if what == "thrown" then
-    sleep(0)
-  elseif what ~= "cancelled" then
-    error("kill(): it is not blocked in the hub", 2)
-  end
+  kill_with(throw_g, x, x, err, "kill()")
 end
 
 -- Raise err in x (a GreenThread or a greenlet of the hub, not the
@@ -425,7 +426,7 @@ end
 -- the default report.
 function M.on_error(fn)
   if fn ~= nil and not callable(fn) then
-    error(("bad argument #1 to 'on_error' (function or nil expected, got %s)"):format(type(fn)), 2)
+    args.argerror(1, "on_error", "function or nil expected, got " .. type(fn))
   end
   handler = fn
 end
@@ -437,21 +438,20 @@ local function threads_of(...)
   if n == 1 and type(first) == "table" and getmetatable(first) ~= GreenThread then
     for i = 1, #first do
       if getmetatable(first[i]) ~= GreenThread then
-        error(("bad argument #1 to 'wait_any' (GreenThread expected at index %d, got %s)")
+        args.argerror(1, "wait_any", ("GreenThread expected at index %d, got %s")
           :format(i, type(first[i])), 3)
       end
     end
-    if #first == 0 then error("bad argument #1 to 'wait_any' (no GreenThread given)", 3) end
+    if #first == 0 then args.argerror(1, "wait_any", "no GreenThread given", 3) end
     return first, #first
   end
   local list = { ... }
   for i = 1, n do
     if getmetatable(list[i]) ~= GreenThread then
-      error(("bad argument #%d to 'wait_any' (GreenThread expected, got %s)")
-        :format(i, type(list[i])), 3)
+      args.argerror(i, "wait_any", "GreenThread expected, got " .. type(list[i]), 3)
     end
   end
-  if n == 0 then error("bad argument #1 to 'wait_any' (GreenThread expected, got no value)", 3) end
+  if n == 0 then args.argerror(1, "wait_any", "GreenThread expected, got no value", 3) end
   return list, n
 end
 

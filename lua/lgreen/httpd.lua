@@ -53,7 +53,9 @@
 -- the first byte of a request to its last (so a client trickling bytes
 -- cannot hold a connection longer), write_timeout for each answer; past
 -- them the connection is closed (408 if a request had begun).
-local lg = require "lgreen"
+local hub = require "lgreen.hub"
+local Event = require "lgreen.event"
+local Semaphore = require("lgreen.semaphore").Semaphore
 local core = require "lgreen.core"
 local S = require "lgreen.socket"
 local gthread = require "lgreen.greenthread"
@@ -61,6 +63,7 @@ local gthread = require "lgreen.greenthread"
 local H = core.hub
 local site, wait_fd, now = H.site, H.wait_fd, H.now
 local spawn_at = gthread.spawn_at
+local getcurrent = core.greenlet.getcurrent
 local find, sub, byte, lower, upper, format, gsub, match, rep, char =
   string.find, string.sub, string.byte, string.lower, string.upper,
   string.format, string.gsub, string.match, string.rep, string.char
@@ -677,7 +680,7 @@ local function new(sock, handler, opts, level, sf, sl)
   local o = check_opts(opts, level + 1)
   local s = setmetatable({ sock = sock, handler = handler, opts = o,
     site_fn = sf, site_line = sl, conns = {}, nconns = 0,
-    slots = lg.Semaphore(o.concurrency), drained = lg.Event(),
+    slots = Semaphore(o.concurrency), drained = Event(),
     closing = false, serving = false }, Server)
   s.host, s.port = sock:getsockname()
   return s
@@ -741,7 +744,7 @@ function Server:serve()
     else
       self.slots:release()
       if err == "closed" then break end
-      if err ~= "timeout" then lg.sleep(0.05) end	-- EMFILE and the like: retry
+      if err ~= "timeout" then hub.sleep(0.05) end	-- EMFILE and the like: retry
     end
   end
   self.closing = true
@@ -755,7 +758,7 @@ end
 
 -- start(): serve() in a greenthread of its own; the server.
 function Server:start()
-  lg.spawn(self.serve, self)
+  gthread.spawn(self.serve, self)
   return self
 end
 
@@ -773,7 +776,7 @@ function Server:shutdown(grace)
   for c, gt in pairs(self.conns) do
     if c.idle then pcall(gt.kill, gt) end
   end
-  local me = lg.getcurrent()
+  local me = getcurrent()
   for _, gt in pairs(self.conns) do
     if gt.greenlet == me then return end	-- a handler shutting its server down
   end

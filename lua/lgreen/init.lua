@@ -63,6 +63,7 @@ local lazy = {	-- field = { module, its field (nil: the module) }
   resolve = { "lgreen.resolve" }, process = { "lgreen.process" },
   signal = { "lgreen.signal", "signal" },
   monkey_patch = { "lgreen.patch", "monkey_patch" },
+  workers = { "lgreen.workers" },
 }
 setmetatable(lg, { __index = function(t, k)
   local where = lazy[k]
@@ -72,5 +73,8 @@ setmetatable(lg, { __index = function(t, k)
   rawset(t, k, v)
   return v
 end })
+
+-- LGREEN_DUMP_SIGNAL=USR1: dump every green thread to stderr on SIGUSR1.
+if (os.getenv("LGREEN_DUMP_SIGNAL") or "") ~= "" then require "lgreen.debug" end
 
 return lg

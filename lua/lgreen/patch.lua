@@ -15,7 +15,12 @@
 --             that lgreen.resolve provides (if the module is there)
 --   "https"   LuaSec's ssl.https.tcp and ssl.https.request (if lua-sec is
 --             installed): lgreen.http's, which verify the server by default
---             (LuaSec's do not; say verify = "none" to keep that)
+--             (LuaSec's do not; say verify = "none" to keep that) and take
+--             ssl.https.TIMEOUT as their default timeout (for the whole
+--             request); and ssl.wrap: given a green socket, it returns
+--             lgreen.ssl's green TLS object (LuaSec's defaults kept: no
+--             verification unless asked), so ssl.wrap(socket.tcp()) then
+--             dohandshake, receive, send park only their greenthread
 -- socket.http needs nothing of its own: it calls socket.tcp, and
 -- ssl.https.tcp for https, when each request starts.
 --
@@ -77,8 +82,9 @@ local GROUPS = {
   https = function()
     local https = has("ssl.https")
     if not https then return {} end
-    local H = require "lgreen.http"
-    return { { https, { tcp = H.tcp, request = H.request } } }
+    local request, tcp = require("lgreen.http").for_https(https)
+    return { { https, { tcp = tcp, request = request } },
+      { require "ssl", { wrap = require("lgreen.ssl").luasec_wrap } } }
   end,
 }
 local ALL = { "socket", "dns", "https" }

@@ -3,6 +3,7 @@
 local gt = require "lgreen.greenthread"
 local Waiters = require "lgreen.waiters"
 local Queue = require("lgreen.queue").LightQueue
+local argerror = require("lgreen.args").argerror
 
 local spawn_at, callable = gt.spawn_at, gt.callable
 local spawn_member_n, throw = gt.spawn_member_n, gt.throw
@@ -18,7 +19,7 @@ GreenPool.__index = GreenPool
 
 local function check_size(n, level)
   if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then
-    error("bad argument #1 to 'GreenPool' (size must be a whole number >= 0)", level + 1)
+    argerror(1, "GreenPool", "size must be a whole number >= 0", level + 1)
   end
 end
 
@@ -77,7 +78,7 @@ end
 
 local function check_fn(fn, what)
   if not callable(fn) then
-    error(("bad argument #1 to '%s' (function expected, got %s)"):format(what, type(fn)), 3)
+    argerror(1, what, "function expected, got " .. type(fn), 3)
   end
 end
 
@@ -183,7 +184,7 @@ local function inputs(...)
   local pos = 0
   for i = 1, n do
     if type(srcs[i]) ~= "table" and type(srcs[i]) ~= "function" then
-      error(("bad argument #%d to 'imap' (table or iterator expected)"):format(i + 1), 3)
+      argerror(i + 1, "imap", "table or iterator expected", 3)
     end
   end
   return function()
@@ -240,7 +241,7 @@ function GreenPool:starmap(fn, list)
       return { n = a.n or #a, unpack(a, 1, a.n or #a) }
     end
   else
-    error("bad argument #2 to 'starmap' (table or iterator expected)", 2)
+    argerror(2, "starmap", "table or iterator expected")
   end
   local sf, sl = site(2)
   return mapper(self, fn, nxt, sf, sl)

@@ -178,7 +178,12 @@ end
 -- stderr; the server goes on.  Returns true once server is closed (a
 -- SIGTERM handler closing it is a clean shutdown), after the handlers in
 -- flight finish; or nil, err on another accept failure.
+-- serve(addr_or_server, handler, opts): server may be "host:port"; opts
+-- { workers = n | "auto", concurrency, grace, backlog }: see lgreen.workers.
 function S.serve(server, handler, concurrency)
+  if type(server) == "string" or type(concurrency) == "table" then
+    return require("lgreen.workers").serve(server, handler, concurrency)
+  end
   if getmetatable(server) ~= C.meta then argerror(1, "serve", "server socket expected") end
   if type(handler) ~= "function" then argerror(2, "serve", "function expected") end
   if concurrency ~= nil and (type(concurrency) ~= "number" or concurrency < 1) then

@@ -36,10 +36,14 @@ local hub = require "lgreen.hub"
 local S = require "lgreen.socket"
 local resolve = require "lgreen.resolve"
 local args = require "lgreen.args"
+local core = require "lgreen.core"
+
+-- LuaSec's own ssl.wrap, kept before monkey_patch can replace the field.
+local luasec_wrap = ssl.wrap
 
 local wait_read, wait_write, now = hub.wait_read, hub.wait_write, hub.now
-local type, pairs, ipairs, error, tostring, setmetatable =
-  type, pairs, ipairs, error, tostring, setmetatable
+local type, pairs, ipairs, error, tostring, setmetatable, getmetatable =
+  type, pairs, ipairs, error, tostring, setmetatable, getmetatable
 
 local M = { CAFILE = "/etc/ssl/certs/ca-certificates.crt" }
 local argerror, check_options = args.argerror, args.check_options
@@ -132,11 +136,20 @@ function Conn:dohandshake()
   end
 end
 
+-- LuaSec's "*a" returns nil, "closed" at the end when its own call read
+-- nothing: after rounds that each fed the last one's part in as prefix,
+-- what this call gathered is the answer.
+local function all(pattern)
+  return type(pattern) == "string" and pattern:sub(1, 2) == "*a"
+end
+
 function Conn:receive(pattern, prefix)
   local c, dl = self.conn, deadline(self)
+  local start = type(prefix) == "string" and #prefix or 0
   while true do
     local data, err, part = c:receive(pattern, prefix)
     if data then return data end
+    if err == "closed" and part and #part > start and all(pattern) then return part end
     if not want(err) then return nil, err, part end
     prefix = part
     -- OpenSSL may hold decrypted bytes the fd no longer shows: read again
@@ -217,7 +230,7 @@ local function wrap(sock, params)
   local ctx, err = context(params)
   if not ctx then return nil, err end
   local c
-  c, err = ssl.wrap(sock, ctx)
+  c, err = luasec_wrap(sock, ctx)
   if not c then return nil, err end
   c:settimeout(0)
   local fd = c:getfd()
@@ -235,6 +248,22 @@ function M.wrap(sock, params)
   if type(params) == "table" then check_options(params, WRAP, 2, "wrap") end
   local c, err = wrap(sock, params)
   return c, err
+end
+
+-- luasec_wrap(sock, cfg): LuaSec's ssl.wrap, green for an lgreen socket
+-- (monkey_patch's "https" group puts it in ssl.wrap, so that the usual
+-- LuaSec code, ssl.wrap(socket.tcp()) then dohandshake, parks only its
+-- greenthread).  cfg is LuaSec's, with LuaSec's defaults (no
+-- verification unless cfg asks): the same as ssl.wrap but for the object,
+-- this module's green one.  Any other socket goes to LuaSec's own wrap.
+function M.luasec_wrap(sock, cfg)
+  if getmetatable(sock) ~= core.socket.meta then return luasec_wrap(sock, cfg) end
+  local ctx, err = cfg, nil
+  if type(cfg) == "table" then
+    ctx, err = ssl.newcontext(cfg)
+    if not ctx then return nil, err end
+  end
+  return wrap(sock, ctx)
 end
 
 -- -- Names in certificates -------------------------------------------------

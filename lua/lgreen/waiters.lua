@@ -1,7 +1,10 @@
 -- A FIFO list of parked greenlets.  A waiter that times out or is killed
 -- unlinks itself, so no stale entry is left behind (O(1) either way).
 -- A node is an array, {greenlet, data, prev, next, gone, handed}: small and
--- colocated.
+-- colocated.  Nodes are recycled: a wait's node goes back to a free list
+-- when the wait ends (after refund), so a wait allocates no table in
+-- steady state.  So a node is valid only until its wait ends: wake_one's
+-- caller reads it at once, before the woken waiter can run.
 --
 -- Nothing lost: wake_one marks the node it woke as handed (and keeps the
 -- value it handed in the node's data).  A kill or a Timeout can still end
@@ -17,6 +20,27 @@ local pcall, error, setmetatable = pcall, error, setmetatable
 
 local G, DATA, PREV, NEXT, GONE, HANDED = 1, 2, 3, 4, 5, 6
 
+-- Nodes of ended waits, for the next ones (at most FREEMAX kept).
+local free, nfree, FREEMAX = {}, 0, 1024
+
+local function newnode(g, data, prev)
+  local node = free[nfree]
+  if node == nil then return { g, data, prev, nil, false, false } end
+  free[nfree] = nil
+  nfree = nfree - 1
+  node[G], node[DATA], node[PREV] = g, data, prev
+  node[NEXT], node[GONE], node[HANDED] = nil, false, false
+  return node
+end
+
+-- The wait of node is over: keep it, holding nothing, for another wait.
+local function recycle(node)
+  if nfree >= FREEMAX then return end
+  node[G], node[DATA], node[PREV], node[NEXT] = nil, nil, nil, nil
+  nfree = nfree + 1
+  free[nfree] = node
+end
+
 local Waiters = {}
 Waiters.__index = Waiters
 
@@ -28,7 +52,7 @@ end
 -- Append the running greenlet; data may ride along (a queue item).
 function Waiters:push(data)
   local tail = self.tail
-  local node = { getcurrent(), data, tail, nil, false, false }
+  local node = newnode(getcurrent(), data, tail)
   if tail then tail[NEXT] = node else self.head = node end
   self.tail = node
   self.n = self.n + 1
@@ -56,8 +80,10 @@ local function settle(self, node, ok, ...)
   if not ok then
     local refund = self.refund
     if refund then refund(self.owner, node) end
+    recycle(node)
     error((...), 0)
   end
+  recycle(node)
   return ...
 end
 

@@ -486,33 +486,82 @@ static void test_fp(void)
 
 #else
 
-/* AAPCS64: the asm switch saves only x19-x30, sp and d8-d15; FPCR (rounding
-** mode, trap enables) and FPSR are deliberately not switched, so a mode set
-** in one greenlet is seen by all.  Only check that nothing disturbs the
-** default mode when nobody changes it.  (The ucontext build on aarch64 does
-** restore FPCR, which this test does not rely on either way.) */
-static int fp_co_ok;
+/* AAPCS64: FPCR's rounding mode (RMode, bits 23:22) and flush-to-zero (FZ,
+** bit 24) are callee-saved; the switch keeps them per context as x86_64
+** keeps MXCSR.  The test mirrors the x86_64 one: the mode as FPCR says and
+** as division behaves. */
+static uint64_t fpcr(void)
+{
+  uint64_t v;
+  __asm__ volatile("mrs %0, fpcr" : "=r"(v));
+  return v;
+}
+
+static void fe_setround(int mode)	/* glibc: FPCR.RMode */
+{
+  uint64_t v = (fpcr() & ~(uint64_t)0xc00000) | (unsigned)mode;
+  __asm__ volatile("msr fpcr, %0" : : "r"(v));
+}
+
+static void set_fz(int on)		/* FPCR.FZ: subnormals flushed to zero */
+{
+  uint64_t v = (fpcr() & ~((uint64_t)1 << 24)) | ((uint64_t)!!on << 24);
+  __asm__ volatile("msr fpcr, %0" : : "r"(v));
+}
+
+static int div_rounding(void)
+{
+  static volatile double one = 1, three = 3, ten = 10;
+  volatile double q3 = one / three, q10 = one / ten;
+  /* to nearest, 1/3 rounds down and 1/10 rounds up */
+  if (q3 == 0x1.5555555555555p-2 && q10 == 0x1.999999999999ap-4) return FE_TONEAREST;
+  if (q3 == 0x1.5555555555555p-2 && q10 < 0x1.999999999999ap-4) return FE_TOWARDZERO;
+  if (q3 > 0x1.5555555555555p-2 && q10 == 0x1.999999999999ap-4) return FE_UPWARD;
+  return -1;
+}
+
+static int flushes(void)		/* does a subnormal result become 0? */
+{
+  static volatile double tiny = 0x1p-1022, two = 2;
+  volatile double sub = tiny / two;
+  return sub == 0;
+}
+
+static int rounding_is(int mode)
+{
+  return fe_getround() == mode && div_rounding() == mode;
+}
+
+static int fp_fresh_ok, fp_restored_ok;
 
 static void co_fp(void *arg)
 {
-  int good = fe_getround() == FE_TONEAREST;
+  /* FPSR (exception flags) is status, not control: only FPCR is checked */
+  fp_fresh_ok = rounding_is(FE_TONEAREST) && fpcr() == 0 && !flushes();
+  fe_setround(FE_TOWARDZERO);
+  set_fz(1);
   lg_ctx_swap(&co, &mainctx, NULL);
-  fp_co_ok = good && fe_getround() == FE_TONEAREST;
+  fp_restored_ok = rounding_is(FE_TOWARDZERO) && flushes();
   park();
 }
 
 static void test_fp(void)
 {
-  int main_ok = fe_getround() == FE_TONEAREST;
+  int main_ok;
   current = "floating-point control";
-  fp_co_ok = 0;
-  lg_ctx_make(&co, stk, STACK, co_fp);
-  lg_ctx_swap(&mainctx, &co, NULL);
-  main_ok = main_ok && fe_getround() == FE_TONEAREST;
-  lg_ctx_swap(&mainctx, &co, NULL);
-  main_ok = main_ok && fe_getround() == FE_TONEAREST;
-  ok(main_ok && fp_co_ok, "fegetround stays FE_TONEAREST in both contexts across "
-			  "switches (FPCR not switched by design)");
+  fp_fresh_ok = fp_restored_ok = 0;
+  lg_ctx_make(&co, stk, STACK, co_fp);	/* made while main is to-nearest */
+  fe_setround(FE_UPWARD);
+  lg_ctx_swap(&mainctx, &co, NULL);	/* co sets round-toward-zero and FZ */
+  main_ok = rounding_is(FE_UPWARD) && !flushes();
+  lg_ctx_swap(&mainctx, &co, NULL);	/* co checks its own mode */
+  fe_setround(FE_TONEAREST);
+  ok(fp_fresh_ok, "new context starts round-to-nearest, no flush-to-zero (FPCR 0), "
+		  "not the creator's current mode");
+  ok(main_ok, "FPCR round-toward-zero and FZ set in the other context are not seen; "
+	      "own FE_UPWARD restored on switching back");
+  ok(fp_restored_ok, "the other context's round-toward-zero and FZ are restored when "
+		     "switched back to");
 }
 
 #endif
