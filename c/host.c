@@ -10,13 +10,21 @@
 ** While greenlets are queued an ev_idle keeps the loop from blocking or
 ** ending (ready greenlets are work); the prepare is unref'd: it keeps no
 ** ev_run alive by itself.
+**
+** A host with another poller watches the hub's own epoll fd and wakes by
+** the deadlines tracked here (lgreen_backend_fd, lgreen_next_timeout).
 */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "lgreen.h"
 #include "lib.h"
@@ -74,12 +82,12 @@ LGREEN_API int lgreen_step(lua_State *L)
 
 LGREEN_API int lgreen_backend_fd(lua_State *L)
 {
-  return lg_hub_backend_fd(host_hub(L));
+  return lg_host_backend_fd(host_hub(L));
 }
 
 LGREEN_API double lgreen_next_timeout(lua_State *L)
 {
-  return lg_hub_next_timeout(host_hub(L));
+  return lg_host_next_timeout(host_hub(L));
 }
 
 LGREEN_API struct ev_loop *lgreen_getloop(lua_State *L)
@@ -100,6 +108,103 @@ LGREEN_API void lgreen_onswitch(lua_State *L, lgreen_SwitchFn fn, void *ud)
   vm->onswitch = NULL;		/* never the old function with the new ud */
   vm->onswitch_ud = ud;
   vm->onswitch = fn;
+}
+
+/* -- A foreign poller: deadlines and the backend fd ------------------------ */
+
+/* libev does not tell when its next timer is due, so a host polling our
+** backend fd learns it from a heap of the deadlines we set.  A stopped
+** timer's deadline stays until it passes: at worst one early wake-up. */
+void lg_host_track(lg_hub *hub, double after)
+{
+  size_t i;
+  double at;
+  if (!hub->hostmode) return;
+  if (hub->ndeadlines == hub->deadlinescap) {
+    size_t cap = hub->deadlinescap ? hub->deadlinescap * 2 : 64;
+    double *d = realloc(hub->deadlines, cap * sizeof(double));
+    if (d == NULL) return;	/* the host wakes at its own pace then */
+    hub->deadlines = d;
+    hub->deadlinescap = cap;
+  }
+  at = ev_now(hub->loop) + after;
+  for (i = hub->ndeadlines++; i > 0 && hub->deadlines[(i - 1) / 2] > at; i = (i - 1) / 2)
+    hub->deadlines[i] = hub->deadlines[(i - 1) / 2];
+  hub->deadlines[i] = at;
+}
+
+static void host_untrack_top(lg_hub *hub)
+{
+  double last = hub->deadlines[--hub->ndeadlines];
+  size_t i = 0, n = hub->ndeadlines;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && hub->deadlines[c + 1] < hub->deadlines[c]) c++;
+    if (hub->deadlines[c] >= last) break;
+    hub->deadlines[i] = hub->deadlines[c];
+    i = c;
+  }
+  if (n > 0) hub->deadlines[i] = last;
+}
+
+double lg_host_next_timeout(lg_hub *hub)
+{
+  double now;
+  hub->hostmode = 1;
+  if (hub->head) return 0;
+  ev_now_update(hub->loop);
+  now = ev_now(hub->loop);
+  while (hub->ndeadlines > 0 && hub->deadlines[0] <= now) host_untrack_top(hub);
+  if (hub->ndeadlines == 0) return hub->nparked > 0 ? 0.05 : -1;
+  return hub->deadlines[0] - now;
+}
+
+static void host_noio(struct ev_loop *loop, ev_io *w, int revents)
+{
+  (void)loop; (void)w; (void)revents;
+}
+
+/* The epoll fd of our loop: the one eventpoll fd of this process that
+** already holds an fd we just gave our loop (adding it again: EEXIST). */
+int lg_host_backend_fd(lg_hub *hub)
+{
+  int efd, found = -1;
+  ev_io probe;
+  DIR *d;
+  struct dirent *e;
+  hub->hostmode = 1;
+  lg_hub_checkfork(hub);
+  if (hub->backendfd >= 0 || !hub->ownloop) return hub->backendfd;
+  if (ev_backend(hub->loop) != EVBACKEND_EPOLL) return -1;
+  if ((efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -1;
+  ev_io_init(&probe, host_noio, efd, EV_READ);
+  ev_io_start(hub->loop, &probe);
+  ev_run(hub->loop, EVRUN_NOWAIT);	/* libev adds efd to its epoll set */
+  if ((d = opendir("/proc/self/fd")) != NULL) {
+    while (found < 0 && (e = readdir(d)) != NULL) {
+      char path[300], link[64];
+      ssize_t n;
+      int fd = atoi(e->d_name);
+      struct epoll_event ev;
+      snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+      n = readlink(path, link, sizeof(link) - 1);
+      if (n <= 0) continue;
+      link[n] = 0;
+      if (strcmp(link, "anon_inode:[eventpoll]") != 0) continue;
+      memset(&ev, 0, sizeof(ev));
+      if (epoll_ctl(fd, EPOLL_CTL_ADD, efd, &ev) == 0)
+	epoll_ctl(fd, EPOLL_CTL_DEL, efd, &ev);	/* not ours: undo */
+      else if (errno == EEXIST)
+	found = fd;
+    }
+    closedir(d);
+  }
+  ev_io_stop(hub->loop, &probe);
+  ev_run(hub->loop, EVRUN_NOWAIT);
+  close(efd);
+  hub->backendfd = found;
+  return found;
 }
 
 /* -- The host's libev loop -------------------------------------------------- */

@@ -188,11 +188,15 @@ int lg_hub_run(lua_State *L, lg_hub *hub);
 ** or ready greenlets remain. */
 int lg_hub_step(lua_State *L, lg_hub *hub);
 
-/* Host mode: the fd a foreign poller watches for readability (-1 if there
+/* host.c: note a timer due after seconds, while a host polls for us. */
+void lg_host_track(lg_hub *hub, double after);
+#define lg_hub_track(hub, after) \
+  do { if (LG_UNLIKELY((hub)->hostmode)) lg_host_track((hub), (after)); } while (0)
+/* host.c: the fd a foreign poller watches for readability (-1 if there
 ** is none: the host gave its own loop, or the backend is not epoll), and
 ** the seconds until lg_hub_step is due at the latest (-1: no timer). */
-int lg_hub_backend_fd(lg_hub *hub);
-double lg_hub_next_timeout(lg_hub *hub);
+int lg_host_backend_fd(lg_hub *hub);
+double lg_host_next_timeout(lg_hub *hub);
 
 /* Timeouts: arm (t is the userdata at tidx; error at eidx, 0: t itself),
 ** cancel (1 if it was pending), and release at __gc. */

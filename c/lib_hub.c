@@ -221,7 +221,7 @@ static int hub_site(lua_State *L)
 /* backend_fd() -> the fd a foreign poller watches, or nil */
 static int hub_backend_fd(lua_State *L)
 {
-  int fd = lg_hub_backend_fd(lg_lib_hub(L));
+  int fd = lg_host_backend_fd(lg_lib_hub(L));
   if (fd < 0) return 0;
   lua_pushinteger(L, fd);
   return 1;
@@ -230,7 +230,7 @@ static int hub_backend_fd(lua_State *L)
 /* next_timeout() -> seconds until step() is due at the latest, or nil */
 static int hub_next_timeout(lua_State *L)
 {
-  double t = lg_hub_next_timeout(lg_lib_hub(L));
+  double t = lg_host_next_timeout(lg_lib_hub(L));
   if (t < 0) return 0;
   lua_pushnumber(L, (lua_Number)t);
   return 1;
