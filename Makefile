@@ -114,3 +114,49 @@ clean:
 .PHONY: nginx-module
 nginx-module: $(SO51)
 	@sh nginx/build.sh $(BUILD) || [ $$? = 2 ]
+
+# The embedding library: lgreen.core's sources as a shared library a C host
+# links by name (lgreen.h), one per Lua ABI: liblgreen (LuaJIT, PUC 5.1) and
+# liblgreen-5.4; the host brings Lua itself.  `make install` puts them,
+# lgreen.h, pkg-config files (lgreen.pc, lgreen-5.4.pc), core.so and the
+# Lua modules under DESTDIR/PREFIX.
+.PHONY: lib install
+PREFIX  ?= /usr/local
+LIBDIR_ ?= $(PREFIX)/lib
+INCDIR_ ?= $(PREFIX)/include
+PCDIR   ?= $(LIBDIR_)/pkgconfig
+LIB51 = $(BUILD)/5.1/liblgreen.so.0
+LIB54 = $(BUILD)/5.4/liblgreen-5.4.so.0
+
+lib: $(LIB51) $(LIB54)
+
+$(LIB51): $(SRC) $(HDR) Makefile $(ROCKSPEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA51_INC) -shared -Wl,-soname,liblgreen.so.0 -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
+
+$(LIB54): $(SRC) $(HDR) Makefile $(ROCKSPEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) -I$(LUA54_INC) -shared -Wl,-soname,liblgreen-5.4.so.0 -o $@ $(SRC) $(LDFLAGS) $(LDLIBS)
+
+# lgreen_pc NAME LIB LUAVER: the pkg-config file of one library.
+lgreen_pc = printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR_)' 'includedir=$(INCDIR_)' '' \
+	'Name: $(1)' 'Description: greenlets and an event hub for Lua $(3) (embedding API)' \
+	"Version: $$(sed -n 's/^\#define LGREEN_VERSION "\(.*\)"/\1/p' c/lgreen.h)" \
+	'Cflags: -I$${includedir}' \
+	'Libs: -L$${libdir} -l$(2)' 'Libs.private: -lev -lpthread -ldl' \
+	> $(DESTDIR)$(PCDIR)/$(1).pc
+
+install: build lib
+	install -d $(DESTDIR)$(LIBDIR_) $(DESTDIR)$(INCDIR_) $(DESTDIR)$(PCDIR) \
+	  $(DESTDIR)$(LIBDIR_)/lua/5.1/lgreen $(DESTDIR)$(LIBDIR_)/lua/5.4/lgreen \
+	  $(DESTDIR)$(PREFIX)/share/lua/5.1/lgreen $(DESTDIR)$(PREFIX)/share/lua/5.4/lgreen
+	install -m 755 $(LIB51) $(LIB54) $(DESTDIR)$(LIBDIR_)/
+	ln -sf liblgreen.so.0 $(DESTDIR)$(LIBDIR_)/liblgreen.so
+	ln -sf liblgreen-5.4.so.0 $(DESTDIR)$(LIBDIR_)/liblgreen-5.4.so
+	install -m 644 c/lgreen.h $(DESTDIR)$(INCDIR_)/
+	$(call lgreen_pc,lgreen,lgreen,5.1 / LuaJIT)
+	$(call lgreen_pc,lgreen-5.4,lgreen-5.4,5.4)
+	install -m 755 $(SO51) $(DESTDIR)$(LIBDIR_)/lua/5.1/lgreen/core.so
+	install -m 755 $(SO54) $(DESTDIR)$(LIBDIR_)/lua/5.4/lgreen/core.so
+	install -m 644 lua/lgreen/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.1/lgreen/
+	install -m 644 lua/lgreen/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/lgreen/

@@ -298,6 +298,7 @@ static void lg_swap(lg_vm *vm, lg_greenlet *self, lg_greenlet *t, int dying)
   if (LG_UNLIKELY(vm->dbg != NULL)) lg_debug_switch(vm, self, t);
   vm->current = t;
   lg_stack_current = ts;
+  if (LG_UNLIKELY(vm->onswitch != NULL)) vm->onswitch(t->L, vm->onswitch_ud);
 #if !LG_UCONTEXT
   if (t->sh && t->sh->occupant != t) {
     if (self->sh != t->sh) {

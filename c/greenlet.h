@@ -86,6 +86,10 @@ typedef struct lg_vm {
   ** must not raise), so what the hub holds for g dies with it. */
   void (*onfinish)(lua_State *L, void *ud, lg_greenlet *g);
   void *onfinish_ud;
+  /* Set by the host (lgreen_onswitch): told g's state as g is switched
+  ** in, before it runs (no Lua calls that switch, no raise). */
+  void (*onswitch)(lua_State *L, void *ud);
+  void *onswitch_ud;
   unsigned char luajit;		/* 5.1 ABI loaded by LuaJIT */
   unsigned char closed;		/* lua_close ran our __gc: stacks are gone */
   lg_stackpool pool;		/* stacks of this VM */

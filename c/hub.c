@@ -12,14 +12,11 @@
 **   resumes each greenlet; for a timeout it pushes the result first.
 */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -127,6 +124,7 @@ static void hub_enqueue(lg_hub *hub, lg_hubnode *n)
   else hub->head = n;
   hub->tail = n;
   hub->nready++;
+  if (LG_UNLIKELY(hub->hostkick)) lg_host_kick(hub);
 }
 
 static lg_hubnode *hub_pop(lg_hub *hub)
@@ -140,103 +138,6 @@ static lg_hubnode *hub_pop(lg_hub *hub)
     n->next = NULL;
   }
   return n;
-}
-
-/* -- Host mode: deadlines --------------------------------------------------- */
-
-/* libev does not tell when its next timer is due, so a host polling our
-** backend fd learns it from a heap of the deadlines we set.  A stopped
-** timer's deadline stays until it passes: at worst one early wake-up. */
-static void hub_track(lg_hub *hub, double after)
-{
-  size_t i;
-  double at;
-  if (!hub->hostmode) return;
-  if (hub->ndeadlines == hub->deadlinescap) {
-    size_t cap = hub->deadlinescap ? hub->deadlinescap * 2 : 64;
-    double *d = realloc(hub->deadlines, cap * sizeof(double));
-    if (d == NULL) return;	/* the host wakes at its own pace then */
-    hub->deadlines = d;
-    hub->deadlinescap = cap;
-  }
-  at = ev_now(hub->loop) + after;
-  for (i = hub->ndeadlines++; i > 0 && hub->deadlines[(i - 1) / 2] > at; i = (i - 1) / 2)
-    hub->deadlines[i] = hub->deadlines[(i - 1) / 2];
-  hub->deadlines[i] = at;
-}
-
-static void hub_untrack_top(lg_hub *hub)
-{
-  double last = hub->deadlines[--hub->ndeadlines];
-  size_t i = 0, n = hub->ndeadlines;
-  for (;;) {
-    size_t c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && hub->deadlines[c + 1] < hub->deadlines[c]) c++;
-    if (hub->deadlines[c] >= last) break;
-    hub->deadlines[i] = hub->deadlines[c];
-    i = c;
-  }
-  if (n > 0) hub->deadlines[i] = last;
-}
-
-double lg_hub_next_timeout(lg_hub *hub)
-{
-  double now;
-  hub->hostmode = 1;
-  if (hub->head) return 0;
-  ev_now_update(hub->loop);
-  now = ev_now(hub->loop);
-  while (hub->ndeadlines > 0 && hub->deadlines[0] <= now) hub_untrack_top(hub);
-  if (hub->ndeadlines == 0) return hub->nparked > 0 ? 0.05 : -1;
-  return hub->deadlines[0] - now;
-}
-
-static void hub_noio(struct ev_loop *loop, ev_io *w, int revents)
-{
-  (void)loop; (void)w; (void)revents;
-}
-
-/* The epoll fd of our loop: the one eventpoll fd of this process that
-** already holds an fd we just gave our loop (adding it again: EEXIST). */
-int lg_hub_backend_fd(lg_hub *hub)
-{
-  int efd, found = -1;
-  ev_io probe;
-  DIR *d;
-  struct dirent *e;
-  hub->hostmode = 1;
-  lg_hub_checkfork(hub);
-  if (hub->backendfd >= 0 || !hub->ownloop) return hub->backendfd;
-  if (ev_backend(hub->loop) != EVBACKEND_EPOLL) return -1;
-  if ((efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) return -1;
-  ev_io_init(&probe, hub_noio, efd, EV_READ);
-  ev_io_start(hub->loop, &probe);
-  ev_run(hub->loop, EVRUN_NOWAIT);	/* libev adds efd to its epoll set */
-  if ((d = opendir("/proc/self/fd")) != NULL) {
-    while (found < 0 && (e = readdir(d)) != NULL) {
-      char path[300], link[64];
-      ssize_t n;
-      int fd = atoi(e->d_name);
-      struct epoll_event ev;
-      snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-      n = readlink(path, link, sizeof(link) - 1);
-      if (n <= 0) continue;
-      link[n] = 0;
-      if (strcmp(link, "anon_inode:[eventpoll]") != 0) continue;
-      memset(&ev, 0, sizeof(ev));
-      if (epoll_ctl(fd, EPOLL_CTL_ADD, efd, &ev) == 0)
-	epoll_ctl(fd, EPOLL_CTL_DEL, efd, &ev);	/* not ours: undo */
-      else if (errno == EEXIST)
-	found = fd;
-    }
-    closedir(d);
-  }
-  ev_io_stop(hub->loop, &probe);
-  ev_run(hub->loop, EVRUN_NOWAIT);
-  close(efd);
-  hub->backendfd = found;
-  return found;
 }
 
 /* -- libev callbacks: no Lua ------------------------------------------------ */
@@ -430,7 +331,7 @@ static int hub_loop(lua_State *L)
     }
     if (hub->stepping) {		/* step(): poll once, hand control back */
       int alive = hub->ownloop ? ev_run(hub->loop, EVRUN_NOWAIT)
-			       : hub->nparked > 0;
+			       : lg_host_alive(hub);
       if (hub->head) continue;
       hub->stepping = 0;
       lua_pushboolean(hub->vm->main->Lsw, alive);
@@ -451,7 +352,7 @@ static void hub_arm(lg_hub *hub, lg_hubnode *n, double seconds)
   ev_timer_init(&n->timer, hub_timer_cb, seconds, 0.);
   n->timer.data = hub;
   ev_timer_start(hub->loop, &n->timer);
-  hub_track(hub, seconds);
+  lg_hub_track(hub, seconds);
   hub->nparked++;
 }
 
@@ -484,6 +385,7 @@ int lg_hub_park(lua_State *L, lg_hub *hub, double timeout)
   lg_greenlet *self = hub->vm->current;
   lg_hubnode *n = hub_node(self);
   lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
+  lg_hub_checkhost(L, hub);
   if (self == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
   if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
     hub_timeout_consume(L, hub, n);			/* err */
@@ -612,6 +514,7 @@ void lg_hub_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static int hub_waitprep(lua_State *L, lg_hub *hub, lg_hubnode *n, double timeout)
 {
   lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
+  lg_hub_checkhost(L, hub);
   if (n->g == hub->hubg) luaL_error(L, "the hub cannot wait for itself");
   if (n->fired && n->fired->state == LG_TO_FIRED) {	/* a Timeout is due */
     hub_timeout_consume(L, hub, n);			/* err */
@@ -623,6 +526,7 @@ static int hub_waitprep(lua_State *L, lg_hub *hub, lg_hubnode *n, double timeout
   lua_pop(L, 1);
   n->timer.data = hub;
   if (timeout >= 0) hub_arm(hub, n, timeout);
+  hub->nwaits++;			/* undone by the waiter once back */
   return 0;
 }
 
@@ -634,6 +538,7 @@ int lg_hub_wait(lua_State *L, lg_hub *hub, double timeout, lg_hubnode **slot)
   *slot = n;
   r = hub_switchto(L, hub);
   *slot = NULL;
+  hub->nwaits--;
   return r;
 }
 
@@ -649,6 +554,7 @@ int lg_hub_wait_ev(lua_State *L, lg_hub *hub, ev_io *w, double timeout)
   r = hub_switchto(L, hub);
   lg_debug_waitfd(n->g, -1, 0);
   ev_io_stop(hub->loop, w);
+  hub->nwaits--;
   return r;
 }
 
@@ -668,6 +574,7 @@ int lg_hub_wait_io(lua_State *L, lg_hub *hub, int fd, int events, double timeout
   r = hub_switchto(L, hub);
   lg_debug_waitfd(n->g, -1, 0);
   ev_io_stop(hub->loop, &n->io);
+  hub->nwaits--;
   return r;
 }
 
@@ -677,6 +584,7 @@ int lg_hub_sleep(lua_State *L, lg_hub *hub, double seconds)
   lg_hubnode *n = hub_node(self);
   int r;
   lg_greenlet_checksafe(L, hub->vm);	/* a refused wait changes nothing */
+  lg_hub_checkhost(L, hub);
   if (seconds > 0) {
     r = lg_hub_park(L, hub, seconds);
   } else {			/* to the back of the ready queue */
@@ -714,6 +622,7 @@ static int hub_mainwait(lua_State *L, lg_hub *hub, unsigned char *flag,
 
 int lg_hub_run(lua_State *L, lg_hub *hub)
 {
+  lg_hub_checkhost(L, hub);
   return hub_mainwait(L, hub, &hub->mainwaits, "run");
 }
 
@@ -739,7 +648,7 @@ void lg_timeout_start(lua_State *L, lg_hub *hub, lg_timeout *t, int tidx,
   ev_now_update(hub->loop);
   ev_timer_init(&t->timer, hub_timeout_cb, seconds, 0.);
   ev_timer_start(hub->loop, &t->timer);
-  hub_track(hub, seconds);
+  lg_hub_track(hub, seconds);
   t->state = LG_TO_ARMED;
   t->prev = NULL;
   t->next = hub->timeouts;
@@ -911,9 +820,11 @@ static int hub_gc(lua_State *L)
   hub->vm->onfinish = NULL;	/* (lua_close frees no userdata before every __gc ran) */
   lg_hub_checkfork(hub);		/* a child must not close the parent's pool */
   hub_sigint_stop(hub);
-  lg_resolve_close(hub);
+  while (hub->nhooks > 0) hub->onclose[--hub->nhooks](hub);
+  if (!hub->ownloop && hub->loop) lg_host_close(L, hub);
   if (hub->ownloop && hub->loop) ev_loop_destroy(hub->loop);
-  hub->loop = NULL;
+  if (hub->ownloop) hub->loop = NULL;	/* a host's lives on: the __gc of
+					   sockets and signals stop theirs */
   if (hub->forkflag) munmap(hub->forkflag, (size_t)sysconf(_SC_PAGESIZE));
   hub->forkflag = NULL;
   free(hub->deadlines);
@@ -1001,12 +912,24 @@ void lg_hub_newloop(lua_State *L, lg_hub *hub)
 void lg_hub_forked(lg_hub *hub)
 {
   pid_t pid;
+  int i;
   if (hub->loop == NULL || hub->pid == (pid = getpid())) return;
   hub->pid = pid;
   if (hub->forkflag) *hub->forkflag = 1;
-  lg_resolve_fork(hub);
+  for (i = 0; i < hub->nhooks; i++)
+    if (hub->onfork[i]) hub->onfork[i](hub);
   if (hub->ownloop) ev_loop_fork(hub->loop);
   hub->backendfd = -1;			/* host mode: find the new one */
+}
+
+void lg_hub_hook(lg_hub *hub, lg_hubhookfn close, lg_hubhookfn fork)
+{
+  int i;
+  for (i = 0; i < hub->nhooks; i++)
+    if (hub->onclose[i] == close) return;
+  if (hub->nhooks == LG_HUB_NHOOKS) abort();	/* a fixed set of modules */
+  hub->onclose[hub->nhooks] = close;
+  hub->onfork[hub->nhooks++] = fork;
 }
 
 int lg_hub_setloop(lua_State *L, struct ev_loop *loop)

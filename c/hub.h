@@ -60,6 +60,12 @@ struct lg_timeout {
 };
 enum { LG_TO_NEW, LG_TO_ARMED, LG_TO_FIRED, LG_TO_DONE };
 
+/* A close hook (like libev's ev_cleanup): what a module built on the hub
+** (the resolver...) must undo before the hub goes, and redo in a child
+** after fork().  Registered once per hub with lg_hub_hook. */
+typedef void (*lg_hubhookfn)(struct lg_hub *hub);
+#define LG_HUB_NHOOKS 8
+
 typedef struct lg_hub {
   struct ev_loop *loop;		/* the loop: ours or the host's */
   lg_vm *vm;			/* greenlet state of this VM */
@@ -89,13 +95,31 @@ typedef struct lg_hub {
   struct sigaction sigintold;	/* SIGINT's disposition before the hub's */
   int sigintusers;		/* lg.signal watchers of SIGINT: theirs then */
   unsigned char sigintpending;	/* a Ctrl-C waits for main to wait */
+  lg_hubhookfn onclose[LG_HUB_NHOOKS]; /* close hooks, run at __gc */
+  lg_hubhookfn onfork[LG_HUB_NHOOKS];  /* their fork hooks (or NULL) */
+  int nhooks;			/* entries used */
+  int nwaits;			/* greenlets parked in lg_hub_wait* */
+  unsigned char hostkick;	/* host's loop: queueing wakes it (host.c) */
+  void *host;			/* host.c's watchers on a host's loop */
+  unsigned short sigours[NSIG];	/* lg.signal watchers per signal */
 } lg_hub;
 
-/* resolve.c: stop the hub's resolver pool (hub __gc, before the loop dies). */
-void lg_resolve_close(lg_hub *hub);
-/* resolve.c: in a child after fork(), leave the parent's pool behind and
-** move the lookups parked on it to a new one. */
-void lg_resolve_fork(lg_hub *hub);
+/* Register a close hook and its fork hook (or NULL) with hub; the same
+** close hook again does nothing.  Close hooks run in reverse order. */
+void lg_hub_hook(lg_hub *hub, lg_hubhookfn close, lg_hubhookfn fork);
+
+/* host.c: the host-loop side of the hub.  Queueing a greenlet wakes the
+** host's loop (lg_host_kick); main must not block while the host's loop
+** runs (lg_host_checkblock raises); step's "more to wait for" without a
+** loop of our own (lg_host_alive); undo everything at __gc (lg_host_close). */
+void lg_host_kick(lg_hub *hub);
+void lg_host_checkblock(lua_State *L, lg_hub *hub);
+int lg_host_alive(lg_hub *hub);
+/* Is sig watched by another libev loop (libev would abort)? */
+int lg_host_sigclash(lg_hub *hub, int sig);
+void lg_host_close(lua_State *L, lg_hub *hub);
+#define lg_hub_checkhost(L, hub) \
+  do { if (LG_UNLIKELY(!(hub)->ownloop)) lg_host_checkblock((L), (hub)); } while (0)
 
 #define LG_HUB_KEY "lgreen.hub"	/* registry key of the lg_hub userdata */
 
@@ -164,11 +188,15 @@ int lg_hub_run(lua_State *L, lg_hub *hub);
 ** or ready greenlets remain. */
 int lg_hub_step(lua_State *L, lg_hub *hub);
 
-/* Host mode: the fd a foreign poller watches for readability (-1 if there
+/* host.c: note a timer due after seconds, while a host polls for us. */
+void lg_host_track(lg_hub *hub, double after);
+#define lg_hub_track(hub, after) \
+  do { if (LG_UNLIKELY((hub)->hostmode)) lg_host_track((hub), (after)); } while (0)
+/* host.c: the fd a foreign poller watches for readability (-1 if there
 ** is none: the host gave its own loop, or the backend is not epoll), and
 ** the seconds until lg_hub_step is due at the latest (-1: no timer). */
-int lg_hub_backend_fd(lg_hub *hub);
-double lg_hub_next_timeout(lg_hub *hub);
+int lg_host_backend_fd(lg_hub *hub);
+double lg_host_next_timeout(lg_hub *hub);
 
 /* Timeouts: arm (t is the userdata at tidx; error at eidx, 0: t itself),
 ** cancel (1 if it was pending), and release at __gc. */

@@ -14,7 +14,13 @@
 
 #include <lua.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define LGREEN_VERSION "0.1.0"
+/* major * 10000 + minor * 100 + patch; lgreen_version() is the library's */
+#define LGREEN_VERSION_NUM 100
 
 #if defined(__GNUC__)
 #define LGREEN_API __attribute__((visibility("default")))
@@ -35,14 +41,23 @@ LGREEN_API int luaopen_lgreen_core(lua_State *L);
 **
 ** 1. It runs libev: hand the hub that loop with lgreen_setloop before
 **    anything in the VM uses the hub.  lgreen's watchers then live in the
-**    host's loop; after each iteration of it (an ev_check watcher is the
-**    natural place) the host calls lgreen_step to run the greenlets those
-**    watchers made ready.
+**    host's loop, and so does an ev_prepare of lgreen's that runs the
+**    greenlets they made ready before each poll: the host only runs
+**    ev_run, which returns once neither it nor lgreen has work left.
+**    (Calling lgreen_step after ev_run returns is harmless.)  Blocking
+**    calls (lg.sleep...) in the main greenlet from a host callback, while
+**    ev_run runs, raise "cannot block the main greenlet inside the host's
+**    loop; spawn a green thread".  lua_close stops every watcher lgreen
+**    put on the loop: the loop outlives the VM.
 ** 2. It runs another poller: watch lgreen_backend_fd for readability, wait
 **    at most lgreen_next_timeout seconds, and call lgreen_step after either.
 **
 ** All of these must be called from the host's own C stack, the VM's main
 ** greenlet, never from inside a greenlet.
+**
+** A host linked with liblgreen (pkg-config lgreen, or lgreen-5.4) calls
+** one of them (or lgreen_getloop) before its scripts require "lgreen":
+** that registers this copy as lgreen.core in package.loaded.
 */
 
 struct ev_loop;
@@ -53,7 +68,8 @@ LGREEN_API int lgreen_setloop(lua_State *L, struct ev_loop *loop);
 
 /* Run every greenlet that is ready, and (own loop) poll it without
 ** blocking, until nothing more is ready.  Returns 1 if timers or watchers
-** are still active (call again later), 0 if the hub is idle, -1 on an error
+** of lgreen are still active (call again later), 0 if the hub is idle (no
+** greenlet waits on a timer, an fd or a C-side event), -1 on an error
 ** (its message is left on top of L's stack). */
 LGREEN_API int lgreen_step(lua_State *L);
 
@@ -74,5 +90,24 @@ LGREEN_API double lgreen_next_timeout(lua_State *L);
 ** the functions above; it loads lgreen.debug (and with it accounting) on
 ** first use. */
 LGREEN_API int lgreen_dump(lua_State *L);
+
+/* The hub's libev loop: the host's (lgreen_setloop), or its own, made now
+** if need be. */
+LGREEN_API struct ev_loop *lgreen_getloop(lua_State *L);
+
+/* LGREEN_VERSION_NUM of the library linked (the header's may differ). */
+LGREEN_API int lgreen_version(void);
+
+/* Call fn(G, ud) each time a greenlet is switched in, G its lua_State
+** (the VM's main state for the main greenlet), before it runs on: where a
+** host sets per-greenlet context (the state's "current request").  fn runs
+** on the C stack of the greenlet leaving: it must not raise, nor call Lua
+** that could switch.  NULL removes it; unset, the cost is one branch. */
+typedef void (*lgreen_SwitchFn)(lua_State *G, void *ud);
+LGREEN_API void lgreen_onswitch(lua_State *L, lgreen_SwitchFn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

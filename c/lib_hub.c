@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lgreen.h"
 #include "lib.h"
 
 #define LG_TIMEOUT_META "lgreen.Timeout"
@@ -222,7 +221,7 @@ static int hub_site(lua_State *L)
 /* backend_fd() -> the fd a foreign poller watches, or nil */
 static int hub_backend_fd(lua_State *L)
 {
-  int fd = lg_hub_backend_fd(lg_lib_hub(L));
+  int fd = lg_host_backend_fd(lg_lib_hub(L));
   if (fd < 0) return 0;
   lua_pushinteger(L, fd);
   return 1;
@@ -231,7 +230,7 @@ static int hub_backend_fd(lua_State *L)
 /* next_timeout() -> seconds until step() is due at the latest, or nil */
 static int hub_next_timeout(lua_State *L)
 {
-  double t = lg_hub_next_timeout(lg_lib_hub(L));
+  double t = lg_host_next_timeout(lg_lib_hub(L));
   if (t < 0) return 0;
   lua_pushnumber(L, (lua_Number)t);
   return 1;
@@ -320,68 +319,6 @@ static const luaL_Reg hub_funcs[] = {
   { "backend_fd", hub_backend_fd }, { "next_timeout", hub_next_timeout },
   { NULL, NULL }
 };
-
-/* -- Embedding API (lgreen.h) ------------------------------------------------ */
-
-/* Open lgreen.core in L's VM if it is not yet. */
-static void hub_require(lua_State *L)
-{
-  if (lg_hub_find(L) != NULL) return;
-  lua_pushcfunction(L, luaopen_lgreen_core);
-  lua_call(L, 0, 1);
-  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");	/* M loaded */
-  if (lua_istable(L, -1)) {
-    lua_pushvalue(L, -2);
-    lua_setfield(L, -2, "lgreen.core");
-  }
-  lua_pop(L, 2);
-}
-
-LGREEN_API int lgreen_setloop(lua_State *L, struct ev_loop *loop)
-{
-  hub_require(L);
-  return lg_hub_setloop(L, loop);
-}
-
-static int hub_step_c(lua_State *L)
-{
-  lg_hub *hub = lg_hub_find(L);
-  int n;
-  lg_hub_ready(L, hub);
-  n = lg_hub_step(L, hub);
-  return lg_lib_ret(L, n);
-}
-
-LGREEN_API int lgreen_step(lua_State *L)
-{
-  int more;
-  hub_require(L);
-  lua_pushcfunction(L, hub_step_c);
-  if (lua_pcall(L, 0, 1, 0) != 0) return -1;	/* message on top */
-  more = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return more;
-}
-
-/* The hub of L's VM, with its loop, for a host's call. */
-static lg_hub *hub_for_host(lua_State *L)
-{
-  lg_hub *hub;
-  hub_require(L);
-  hub = lg_hub_find(L);
-  lg_hub_ready(L, hub);
-  return hub;
-}
-
-LGREEN_API int lgreen_backend_fd(lua_State *L)
-{
-  return lg_hub_backend_fd(hub_for_host(L));
-}
-
-LGREEN_API double lgreen_next_timeout(lua_State *L)
-{
-  return lg_hub_next_timeout(hub_for_host(L));
-}
 
 /* Push the hub module table. */
 void lg_open_hub(lua_State *L, lg_vm *vm)

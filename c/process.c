@@ -531,6 +531,7 @@ static void signal_stop(lg_signal *s)
 {
   if (!s->active) return;
   s->active = 0;
+  s->hub->sigours[s->w.signum]--;
   if (s->hub->loop) {		/* NULL: lua_close destroyed the loop first */
     ev_ref(s->hub->loop);
     ev_signal_stop(s->hub->loop, &s->w);
@@ -549,6 +550,9 @@ static int proc_signal_watch(lua_State *L)
   if (sig <= 0 || sig >= NSIG) luaL_argerror(L, 1, "invalid signal number");
   if (sig == SIGKILL || sig == SIGSTOP)
     luaL_argerror(L, 1, "SIGKILL and SIGSTOP cannot be caught");
+  if (lg_host_sigclash(hub, (int)sig))
+    luaL_error(L, "lgreen: signal %d is watched by another libev loop "
+	       "(the host's?): libev allows one loop per signal", (int)sig);
   s = (lg_signal *)lua_newuserdata(L, sizeof(lg_signal));	/* s */
   memset(s, 0, sizeof(*s));
   luaL_getmetatable(L, LG_SIGNAL_META);
@@ -563,6 +567,7 @@ static int proc_signal_watch(lua_State *L)
   s->w.data = s;
   ev_signal_start(hub->loop, &s->w);
   ev_unref(hub->loop);
+  hub->sigours[sig]++;
   s->active = 1;
   return 1;
 }

@@ -33,8 +33,8 @@
 **
 ** fork(): the child has a copy of the pool but none of its workers, and the
 ** mutex may have been held by one of them at the fork.  The child never
-** touches that pool again (lg_hub_forked calls lg_resolve_fork before
-** any use; the pool's memory is left behind on purpose) and starts a new
+** touches that pool again (lg_hub_forked calls its fork hook, resolve_fork,
+** before any use; the pool's memory is left behind on purpose) and starts a new
 ** one.  The lookups parked in the child, found on the pool's list of
 ** waited jobs (loop thread only, so whole at the fork), move to it:
 ** answered ones are handed over, the others run again there.
@@ -274,6 +274,9 @@ static void resolve_hold(lg_resolver *r, int d)
   if (d < 0 && --r->nwaiting == 0) ev_unref(r->loop);
 }
 
+static void resolve_fork(lg_hub *hub);
+static void resolve_close(lg_hub *hub);
+
 /* A new pool for the hub, or NULL without memory. */
 static lg_resolver *resolve_new(lg_hub *hub)
 {
@@ -294,6 +297,7 @@ static lg_resolver *resolve_new(lg_hub *hub)
   ev_async_start(r->loop, &r->async);
   ev_unref(r->loop);				/* idle: does not hold the loop */
   hub->resolver = r;
+  lg_hub_hook(hub, resolve_close, resolve_fork);	/* once per hub */
   return r;
 }
 
@@ -349,7 +353,7 @@ static void resolve_adopt(lg_hub *hub, lg_resolver *r, lg_rjob *j)
   lg_hub_notify(hub, j->waiter);
 }
 
-void lg_resolve_fork(lg_hub *hub)
+static void resolve_fork(lg_hub *hub)
 {
   lg_resolver *old = (lg_resolver *)hub->resolver, *r;
   lg_rjob *j, *next;
@@ -364,10 +368,10 @@ void lg_resolve_fork(lg_hub *hub)
   }
 }
 
-/* At the hub's __gc, before its loop is destroyed (c/hub.c).  Frees every
-** job no worker runs; workers still inside a call free theirs when it
+/* The hub's close hook: at its __gc, before its loop is destroyed.  Frees
+** every job no worker runs; workers still inside a call free theirs when it
 ** returns, and the last one out frees the pool. */
-void lg_resolve_close(lg_hub *hub)
+static void resolve_close(lg_hub *hub)
 {
   lg_resolver *r = (lg_resolver *)hub->resolver;
   lg_rjob *j, *next;

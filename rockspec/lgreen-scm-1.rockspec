@@ -45,6 +45,7 @@ build = {
         "c/greenlet.c", "c/hub.c", "c/lib_greenlet.c", "c/lib_hub.c",
         "c/socket.c", "c/resolve.c", "c/process.c", "c/workers.c", "c/lib_core.c",
         "c/debug.c", "c/lib_debug.c",
+        "c/host.c",
       },
   },
 }

@@ -132,6 +132,35 @@ ctests() {
   cc_test two_vms_lua54 -O1 -g -I/usr/include/lua5.4 spec/c/two_vms.c \
     -o "$t/two_vms_lua54" -llua5.4 -lpthread &&
     tally "C: two VMs, two threads (Lua 5.4)" "$t/two_vms_lua54" "$dir/5.4/?.so"
+  # The embedding library as a host links it: make install into a DESTDIR,
+  # then cc host.c $(pkg-config --cflags --libs lgreen), no core.so on cpath.
+  rm -rf "$t/root"
+  if make -s install DESTDIR="$PWD/$t/root" PREFIX=/usr BUILD="$dir" >"$log" 2>&1; then
+    pcx() { PKG_CONFIG_PATH="$PWD/$t/root/usr/lib/pkgconfig" \
+      PKG_CONFIG_SYSROOT_DIR="$PWD/$t/root" pkg-config "$@"; }
+    cc_test host_loop_luajit -O1 -g -Wall -Ispec/c -I/usr/include/luajit-2.1 \
+      spec/c/host_loop.c -o "$t/host_loop_luajit" $(pcx --cflags --libs lgreen) \
+      -lluajit-5.1 -lev -Wl,-rpath,"$PWD/$t/root/usr/lib" &&
+      tally "C: host on its own libev loop, linked by pkg-config (LuaJIT)" \
+        "$t/host_loop_luajit" "/nonexistent/?.so"
+    cc_test host_loop_lua54 -O1 -g -Wall -Ispec/c -I/usr/include/lua5.4 \
+      spec/c/host_loop.c -o "$t/host_loop_lua54" $(pcx --cflags --libs lgreen-5.4) \
+      -llua5.4 -lev -Wl,-rpath,"$PWD/$t/root/usr/lib" &&
+      tally "C: host on its own libev loop, linked by pkg-config (Lua 5.4)" \
+        "$t/host_loop_lua54" "/nonexistent/?.so"
+    cc_test host_loop_lua51 -O1 -g -Wall -Ispec/c -I/usr/include/lua5.1 \
+      spec/c/host_loop.c -o "$t/host_loop_lua51" $(pcx --cflags --libs lgreen) \
+      -llua5.1 -lev -Wl,-rpath,"$PWD/$t/root/usr/lib" &&
+      tally "C: host on its own libev loop, linked by pkg-config (Lua 5.1)" \
+        "$t/host_loop_lua51" "/nonexistent/?.so"
+    cc_test lgreen_h_cxx -x c++ -fsyntax-only -I"$t/root/usr/include" \
+      -I/usr/include/luajit-2.1 -include lua.hpp "$t/root/usr/include/lgreen.h" &&
+      tally "C: lgreen.h compiles as C++" printf "%s\\n" "ok 1 - lgreen.h with lua.hpp, as C++" "1..1"
+  else
+    cat "$log"
+    echo "# FAILED C: make install DESTDIR"
+    fail=$((fail + 1))
+  fi
   echo "# C tests: $((pass - p0)) passed, $((fail - f0)) failed"
 }
 

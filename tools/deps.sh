@@ -6,7 +6,7 @@
 PKGS="gcc make libc6-dev pkg-config luajit libluajit-5.1-dev libev-dev \
 lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5.4 liblua5.4-dev \
 lua-busted lua-socket lua-sec lua-filesystem lua-posix openssl luarocks \
-strace redis-server redis-tools $*"
+strace redis-server redis-tools lua-luv $*"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -8,6 +8,10 @@
 --     greenthread until fd is readable (writable); true, or nil, "timeout"
 --     (or "closed": fd was closed while we waited).  Any non-blocking fd
 --     works: a LuaSocket socket's getfd(), a pipe...
+--   backend_fd()	the fd a foreign poller watches for readability (the
+--     hub's epoll fd), or nil (a host's libev loop, or not epoll)
+--   next_timeout()	seconds until step() is due at the latest, or nil
+--     (no timer); deadlines are tracked from the first call of either on
 local H = require("lgreen.core").hub
 
 return {
@@ -17,4 +21,6 @@ return {
   step = H.step,
   wait_read = H.wait_read,
   wait_write = H.wait_write,
+  backend_fd = H.backend_fd,
+  next_timeout = H.next_timeout,
 }

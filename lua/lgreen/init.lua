@@ -48,6 +48,10 @@ local lg = {
 -- wait_read(fd [, timeout]), wait_write(fd [, timeout]): lgreen.hub's.
 lg.wait_read, lg.wait_write = hub.wait_read, hub.wait_write
 
+-- backend_fd(), next_timeout(): lgreen.hub's, for a foreign event loop that
+-- drives the hub with step() (lgreen.luv does it for luv).
+lg.backend_fd, lg.next_timeout = hub.backend_fd, hub.next_timeout
+
 -- Timeout(seconds [, err]), with_timeout(seconds, fn, ...): lgreen.timeout's.
 lg.Timeout, lg.with_timeout = timeout.Timeout, timeout.with_timeout
 
