@@ -26,8 +26,12 @@ describe("examples/run.sh", function()
     end)
     local port = tonumber((p.stdout:receive("*l") or ""):match(":(%d+)$"))
     assert.is_number(port)
-    assert.equal(sh("readlink -f $(command -v " .. H.lua .. ")"),
-      sh("readlink -f /proc/" .. p.pid .. "/exe"))		-- exec'd, the VM asked for
+    -- exec'd, the VM asked for (unless that VM is itself a wrapper script,
+    -- as OpenResty's unpacked luajit2 is: then the binary it execs runs)
+    local vm = sh("readlink -f $(command -v " .. H.lua .. ")")
+    if sh("head -c 4 " .. vm) == "\127ELF" then
+      assert.equal(vm, sh("readlink -f /proc/" .. p.pid .. "/exe"))
+    end
     local c = assert(lg.connect("127.0.0.1", port, 5))
     c:settimeout(10)
     local block = ("x"):rep(64)			-- no newline: echoed whole only
